@@ -1,0 +1,69 @@
+"""The split file: train / val / test indices (plus few-shot or long-tail subsetting) of a dataset.
+
+One JSON file per ``data`` section, written once and read by every stage, so the fine-tune, the
+synthesis pool and the classifier all see the same images (the reference drew few-shot subsets
+with different seeds in different stages; see the spec, G.1 item 1).
+
+Protocol, per class, from one ``numpy`` permutation seeded by ``(split_seed, class)``:
+1. the first ``ceil(val_fraction * n)`` train images (at least 1 when val_fraction > 0) are the
+   validation split used for model selection;
+2. few-shot: the next ``shots`` images are the training set;
+   long-tail: class rank r (by count, descending; ties by class id) keeps
+   ``n_r = max(1, floor(n_max * IF ** (-r / (C - 1))))`` images;
+   otherwise all remaining images train.
+The official test split is never touched.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def longtail_counts(counts: list[int], imbalance: float) -> list[int]:
+    """Per-class kept counts for imbalance factor IF (n_max / n_min), head = most frequent class."""
+    order = sorted(range(len(counts)), key=lambda c: (-counts[c], c))
+    n_max, C = counts[order[0]], len(counts)
+    kept = [0] * C
+    for rank, c in enumerate(order):
+        target = n_max * imbalance ** (-rank / max(C - 1, 1))
+        kept[c] = min(counts[c], max(1, math.floor(target + 1e-9)))
+    return kept
+
+
+def make_split(items: list[dict], num_classes: int, data: dict) -> dict:
+    """Index lists into ``items`` for train/val/test following the protocol above."""
+    by_class: list[list[int]] = [[] for _ in range(num_classes)]
+    test = []
+    for i, it in enumerate(items):
+        (by_class[it["label"]] if it["split"] == "train" else test).append(i)
+    empty = [c for c, idx in enumerate(by_class) if not idx]
+    if empty:
+        raise ValueError(f"classes {empty} have no training images")
+    val, rest = [], []
+    for c, idx in enumerate(by_class):
+        perm = [idx[j] for j in np.random.default_rng([data["split_seed"], c]).permutation(len(idx))]
+        n_val = math.ceil(data["val_fraction"] * len(perm)) if data["val_fraction"] > 0 else 0
+        if n_val >= len(perm):
+            raise ValueError(f"class {c} has {len(perm)} train images; val_fraction "
+                             f"{data['val_fraction']} leaves none to train on")
+        val += perm[:n_val]
+        rest.append(perm[n_val:])
+    if data["shots"] is not None:
+        short = [c for c, r in enumerate(rest) if len(r) < data["shots"]]
+        if short:
+            raise ValueError(f"data.shots = {data['shots']} but classes {short} have only "
+                             f"{min(len(rest[c]) for c in short)} train images after the val split")
+        rest = [r[:data["shots"]] for r in rest]
+    elif data["imbalance"] is not None:
+        kept = longtail_counts([len(r) for r in rest], data["imbalance"])
+        rest = [r[:k] for r, k in zip(rest, kept)]
+    train = sorted(i for r in rest for i in r)
+    return {"train": train, "val": sorted(val), "test": sorted(test)}
+
+
+def class_counts(split: dict, part: str = "train") -> list[int]:
+    counts = [0] * len(split["classes"])
+    for i in split[part]:
+        counts[split["items"][i]["label"]] += 1
+    return counts

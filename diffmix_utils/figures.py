@@ -1,0 +1,87 @@
+"""Static figures (matplotlib/seaborn), saved as PNG for looking and PDF for papers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from . import artifacts  # noqa: E402
+from .data import open_image  # noqa: E402
+
+METRIC = "test_acc_at_best_val"
+GEN_STRATEGIES = {"diff-gen", "real-gen"}
+
+
+def save(fig, base: Path, formats: list[str], dpi: int) -> list[Path]:
+    paths = []
+    for fmt in formats:
+        path = Path(f"{base}.{fmt}")
+        artifacts.atomic_write(path, lambda t, fmt=fmt: fig.savefig(t, format=fmt, dpi=dpi, bbox_inches="tight"))
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def accuracy_vs_strength(table: pd.DataFrame, base: Path, formats: list[str], dpi: int) -> list[Path]:
+    """Test accuracy (epoch chosen on val) against strength s per strategy; baseline and *-gen as
+    horizontal lines; the reference numbers, where they exist, as hollow markers."""
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    palette = sns.color_palette("tab10")
+    curves = table[~table.strategy.isin(GEN_STRATEGIES | {"none"})]
+    for i, (name, g) in enumerate(curves.groupby("strategy")):
+        g = g.sort_values("strength")
+        ax.errorbar(g.strength, g[METRIC], yerr=g[f"{METRIC}_std"].fillna(0), marker="o", capsize=3,
+                    color=palette[i], label=f"{name} (kit)")
+        ref = g.dropna(subset=["reference_acc"])
+        if len(ref):
+            ax.plot(ref.strength, ref.reference_acc, "o--", mfc="none", color=palette[i],
+                    label=f"{name} (reference)")
+    for j, (_, r) in enumerate(table[table.strategy.isin(GEN_STRATEGIES | {"none"})].iterrows()):
+        label = "baseline (real only)" if r.strategy == "none" else r.strategy
+        ax.axhline(r[METRIC], ls="--", color="gray" if r.strategy == "none" else palette[-1 - j], label=label)
+    ax.set_xlabel("translation strength s")
+    ax.set_ylabel("test accuracy (%), epoch chosen on val")
+    ax.set_xlim(0, 1.05)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(f"{table.dataset.iloc[0]}: accuracy vs strength", fontsize=9)
+    return save(fig, base, formats, dpi)
+
+
+def translation_grid(split: dict, pools: list[Path], base: Path, formats: list[str], dpi: int,
+                     columns: int = 6) -> list[Path]:
+    """Row 0: real source images; one row per synthetic pool (e.g. per strength): the same tasks."""
+    rows = [artifacts.read_manifest(f) for f in pools]
+    rows = sorted(zip(rows, pools), key=lambda rp: rp[0][0]["strength"])
+    img2img = [r for r in rows[0][0] if r["source_index"] >= 0][:columns]
+    n_rows = len(rows) + (1 if img2img else 0)
+    tasks = img2img or rows[0][0][:columns]
+    fig, axes = plt.subplots(n_rows, len(tasks), figsize=(1.3 * len(tasks), 1.4 * n_rows), squeeze=False)
+    for c, task in enumerate(tasks):
+        r0 = 0
+        if img2img:
+            axes[0, c].imshow(open_image(split, task["source_index"]))
+            axes[0, c].set_title(f"{task['source_class']}→{task['target_class']}", fontsize=7)
+            r0 = 1
+        for r, (manifest, folder) in enumerate(rows):
+            match = next((m for m in manifest if m["task"] == task["task"]), None)
+            if match is not None:
+                with Image.open(folder / match["path"]) as im:
+                    axes[r0 + r, c].imshow(im.convert("RGB"))
+    for r in range(n_rows):
+        for c in range(len(tasks)):
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+    if img2img:
+        axes[0, 0].set_ylabel("source", fontsize=7)
+    for r, (manifest, _) in enumerate(rows):
+        axes[(1 if img2img else 0) + r, 0].set_ylabel(f"{manifest[0]['strategy']}\ns={manifest[0]['strength']:g}",
+                                                      fontsize=7)
+    fig.suptitle("source class → target class", fontsize=8)
+    return save(fig, base, formats, dpi)

@@ -1,0 +1,199 @@
+"""Fine-tune stage: one textual-inversion token per class + DreamBooth-LoRA on the UNet attention.
+
+Diff-Mix (Wang et al., CVPR 2024, arXiv 2403.19600) personalises Stable Diffusion with a learned
+token ``<class_i>`` per class, trained jointly with LoRA on every UNet attention projection, on
+the prompt "a photo of a <class_i> {superclass}" and the plain epsilon-prediction MSE loss.
+
+Modes: ``joint`` (TI + LoRA, as Diff-Mix), ``ti_only`` (tokens only), ``lora_only`` (LoRA with the
+class *names* in the prompt, the reference's "DB" ablation).
+
+Writes, into the stage folder (atomically: a temp folder renamed when complete):
+- ``pytorch_lora_weights.safetensors``  -> stock ``pipe.load_lora_weights(folder)``
+- ``learned_embeds.safetensors``       -> ``{"<class_i>": vector}`` for every class; stock load:
+  ``pipe.load_textual_inversion(list(sd.values()), token=list(sd.keys()))``
+- ``tokens.json`` (tokens, class names, prompt template), ``log.jsonl`` (loss), ``done.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torchvision import transforms as T
+from tqdm.auto import tqdm
+
+from . import artifacts
+from .data import ensure_split, open_image
+from .models.base import load_components, pick_device
+
+TOKEN_TEMPLATE = "<class_{}>"
+PROMPT_TEMPLATE = "a photo of a {} {}"
+LORA_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]
+
+
+class PromptedImages(Dataset):
+    """Training images of the split with their class prompts, transformed as the reference (A.2)."""
+
+    def __init__(self, split: dict, indices: list[int], names: list[str], superclass: str,
+                 resolution: int, center_crop: bool, random_flip: bool):
+        self.split, self.indices, self.names, self.superclass = split, indices, names, superclass
+        self.transform = T.Compose([
+            T.Resize(resolution, interpolation=T.InterpolationMode.BILINEAR),
+            T.CenterCrop(resolution) if center_crop else T.RandomCrop(resolution),
+            T.RandomHorizontalFlip() if random_flip else T.Lambda(lambda x: x),
+            T.ToTensor(), T.Normalize([0.5], [0.5])])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        idx = self.indices[i]
+        label = self.split["items"][idx]["label"]
+        return self.transform(open_image(self.split, idx)), PROMPT_TEMPLATE.format(self.names[label], self.superclass)
+
+
+def add_class_tokens(tokenizer, text_encoder, num_classes: int, init_token: str) -> list[int]:
+    """Add ``<class_i>`` tokens, each row initialised from ``init_token``; returns their ids."""
+    tokens = [TOKEN_TEMPLATE.format(i) for i in range(num_classes)]
+    if tokenizer.add_tokens(tokens) != num_classes:
+        raise ValueError(f"the tokenizer already holds some of {tokens[0]}..{tokens[-1]}")
+    init_ids = ([int(init_token)] if init_token.isdigit()
+                else tokenizer.encode(init_token, add_special_tokens=False))
+    if len(init_ids) != 1 or not 0 <= init_ids[0] < len(tokenizer) - num_classes:
+        raise ValueError(f"finetune.init_token = {init_token!r} is not one token of the base "
+                         "vocabulary; give a token id (reference: 42170, the piece 'ktn') or a "
+                         "word that is a single token such as 'bird'")
+    text_encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    ids = tokenizer.convert_tokens_to_ids(tokens)
+    with torch.no_grad():
+        emb = text_encoder.get_input_embeddings().weight
+        emb[ids] = emb[init_ids[0]].clone()
+    return ids
+
+
+def _add_lora(unet, rank: int, alpha: int | None) -> list[torch.nn.Parameter]:
+    from peft import LoraConfig
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=alpha or rank, init_lora_weights="gaussian",
+                                target_modules=LORA_TARGETS))
+    return [p for n, p in unet.named_parameters() if "lora" in n]
+
+
+def _save(folder: Path, unet, text_encoder, token_ids: list[int], tokens: list[str], has_lora: bool) -> None:
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    if has_lora:
+        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+        StableDiffusionPipeline.save_lora_weights(str(folder), unet_lora_layers=layers,
+                                                  safe_serialization=True)
+    if token_ids:
+        emb = text_encoder.get_input_embeddings().weight.detach().float().cpu()
+        save_file({t: emb[i].clone().contiguous() for t, i in zip(tokens, token_ids)},
+                  str(folder / "learned_embeds.safetensors"))
+
+
+def run_finetune(p: dict) -> Path:
+    """Fine-tune the base model on the split's training images; returns the stage folder."""
+    out = artifacts.finetune_dir(p)
+    if artifacts.is_done(out):
+        print(f"fine-tune already complete: {out}")
+        return out
+    ft, store = p["finetune"], artifacts.store(p)
+    split = ensure_split(artifacts.split_path(p), p["data"], store / "datasets")
+    device = pick_device(p["device"])
+    torch.manual_seed(ft["seed"])
+
+    # --- load tokenizer, text encoder, VAE, UNet and the DDPM noise schedule --------------------
+    c = load_components(p["model"]["base"], store)
+    tokenizer, text_encoder, vae, unet, noise_scheduler = (
+        c["tokenizer"], c["text_encoder"], c["vae"], c["unet"], c["noise_scheduler"])
+    for m in (text_encoder, vae, unet):
+        m.requires_grad_(False)
+    classes, superclass = split["classes"], ft["superclass"] or split["superclass"]
+
+    # --- class tokens (textual inversion) and LoRA adapters -------------------------------------
+    use_ti, use_lora = ft["mode"] in ("joint", "ti_only"), ft["mode"] in ("joint", "lora_only")
+    tokens = [TOKEN_TEMPLATE.format(i) for i in range(len(classes))]
+    token_ids = add_class_tokens(tokenizer, text_encoder, len(classes), ft["init_token"]) if use_ti else []
+    groups = []
+    if use_lora:
+        groups.append({"params": _add_lora(unet, ft["lora_rank"], ft["lora_alpha"]), "lr": ft["lr"]})
+    embedding = text_encoder.get_input_embeddings()
+    if use_ti:
+        embedding.weight.requires_grad_(True)
+        groups.append({"params": [embedding.weight], "lr": ft["ti_lr"]})
+        frozen_rows = torch.ones(embedding.weight.shape[0], dtype=torch.bool)
+        frozen_rows[token_ids] = False
+        original = embedding.weight.detach().clone()
+    optimizer = torch.optim.AdamW(groups, betas=(0.9, 0.999), eps=1e-8, weight_decay=ft["weight_decay"])
+    for m in (text_encoder, vae, unet):
+        m.to(device)
+    if use_ti:
+        original, frozen_rows = original.to(device), frozen_rows.to(device)
+
+    # --- data: the split file's training images, prompt with the class token (or name) ---------
+    names = tokens if use_ti else classes
+    dataset = PromptedImages(split, split["train"], names, superclass, p["model"]["resolution"],
+                             ft["center_crop"], ft["random_flip"])
+    sampler = RandomSampler(dataset, replacement=True, num_samples=ft["steps"] * ft["batch_size"],
+                            generator=torch.Generator().manual_seed(ft["seed"]))
+    loader = DataLoader(dataset, batch_size=ft["batch_size"], sampler=sampler, drop_last=True)
+
+    # --- train ------------------------------------------------------------------------------------
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    log, start, gen = [], time.time(), torch.Generator(device="cpu").manual_seed(ft["seed"] + 1)
+    unet.train()
+    text_encoder.train()
+    try:
+        for step, (pixels, prompts) in enumerate(tqdm(loader, desc="fine-tune", unit="step"), 1):
+            pixels = pixels.to(device)
+            ids = tokenizer(list(prompts), padding="max_length", truncation=True,
+                            max_length=tokenizer.model_max_length, return_tensors="pt").input_ids.to(device)
+            with torch.no_grad():
+                latents = vae.encode(pixels).latent_dist.sample(generator=gen) * vae.config.scaling_factor
+            noise = torch.randn(latents.shape, generator=gen).to(device)
+            t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
+                              generator=gen).to(device)
+            noisy = noise_scheduler.add_noise(latents, noise, t)
+            pred = unet(noisy, t, text_encoder(ids)[0]).sample
+            loss = F.mse_loss(pred.float(), noise.float())
+            loss.backward()
+            if use_lora:
+                torch.nn.utils.clip_grad_norm_(groups[0]["params"], ft["grad_clip"])
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if use_ti:  # only the class-token rows learn
+                with torch.no_grad():
+                    embedding.weight[frozen_rows] = original[frozen_rows]
+            log.append({"step": step, "loss": round(loss.item(), 6)})
+
+        # --- save in the formats diffusers loads, then publish the folder atomically ------------
+        _save(tmp, unet, text_encoder, token_ids, tokens, use_lora)
+        (tmp / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+        artifacts.write_json(tmp / "tokens.json", {
+            "mode": ft["mode"], "classes": classes, "superclass": superclass,
+            "tokens": tokens if use_ti else [], "prompt_template": PROMPT_TEMPLATE,
+            "init_token": ft["init_token"], "base": p["model"]["base"]})
+        artifacts.mark_done(tmp, {"steps": ft["steps"], "final_loss": log[-1]["loss"],
+                                  "seconds": round(time.time() - start, 1), "device": device})
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def run_stage(p: dict) -> list:
+    """Run this stage for every sweep member that needs its own artifact folder."""
+    return [run_finetune(m) for m in artifacts.stage_jobs(p, "finetune")]

@@ -1,0 +1,89 @@
+"""Load the base text-to-image model: ``bundled:<name>``, a hub id, or a local diffusers folder.
+
+Nothing is downloaded at run time: a hub id is read from the local Hugging Face cache
+(``local_files_only``), and a missing one gets an error saying how to make it available.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from . import tiny_sd
+
+
+def resolve_base(base: str, cache_dir: Path) -> str:
+    """A path or hub id that ``from_pretrained`` can read offline."""
+    if base.startswith("bundled:"):
+        name = base.split(":", 1)[1]
+        if name != "tiny-sd":
+            raise ValueError(f"model.base = {base!r} is unknown; bundled models: bundled:tiny-sd")
+        return str(tiny_sd.materialize(Path(cache_dir) / "models"))
+    return str(Path(base).expanduser()) if Path(base).expanduser().is_dir() else base
+
+
+def _from_pretrained(cls, source: str, **kwargs):
+    try:
+        return cls.from_pretrained(source, local_files_only=True, **kwargs)
+    except (OSError, EnvironmentError) as exc:
+        raise OSError(f"model.base {source!r} could not be loaded offline ({exc}). Download it on a "
+                      f"machine with internet (huggingface-cli download {source}) and copy the "
+                      "folder here, then set model.base to that folder.") from None
+
+
+def load_components(base: str, cache_dir: Path) -> dict:
+    """Tokenizer, text encoder, VAE, UNet and the DDPM training scheduler of the base model."""
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    src = resolve_base(base, cache_dir)
+    return {
+        "tokenizer": _from_pretrained(CLIPTokenizer, src, subfolder="tokenizer"),
+        "text_encoder": _from_pretrained(CLIPTextModel, src, subfolder="text_encoder"),
+        "vae": _from_pretrained(AutoencoderKL, src, subfolder="vae"),
+        "unet": _from_pretrained(UNet2DConditionModel, src, subfolder="unet"),
+        "noise_scheduler": _from_pretrained(DDPMScheduler, src, subfolder="scheduler"),
+    }
+
+
+def load_pipeline(base: str, cache_dir: Path, kind: str, device: str, dtype=torch.float32):
+    """``kind``: 'img2img' or 'txt2img', with the DPM-Solver++ multistep sampler (reference B.2)."""
+    from diffusers import (DPMSolverMultistepScheduler, StableDiffusionImg2ImgPipeline,
+                           StableDiffusionPipeline)
+
+    cls = {"img2img": StableDiffusionImg2ImgPipeline, "txt2img": StableDiffusionPipeline}[kind]
+    pipe = _from_pretrained(cls, resolve_base(base, cache_dir), torch_dtype=dtype,
+                            safety_checker=None, requires_safety_checker=False)
+    pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+    return device
+
+
+def apply_finetune(pipe, folder: Path, lora: bool, embeddings: bool) -> list[str]:
+    """Load a fine-tune folder's LoRA and/or class tokens into ``pipe`` with the stock loaders.
+
+    Checks that LoRA layers were really attached: diffusers silently applies nothing to a LoRA file
+    in the legacy attention-processor layout (see shared/MEASURED.md). Returns the tokens loaded.
+    """
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    tokens: list[str] = []
+    if embeddings:
+        state = load_file(str(folder / "learned_embeds.safetensors"))
+        tokens = list(state)
+        pipe.load_textual_inversion(list(state.values()), token=tokens)
+    if lora:
+        pipe.load_lora_weights(str(folder))
+        if not any("lora" in name for name, _ in pipe.unet.named_modules()):
+            raise RuntimeError(f"{folder}/pytorch_lora_weights.safetensors attached no LoRA layer "
+                               "to the UNet (legacy key layout?); convert it first")
+    return tokens

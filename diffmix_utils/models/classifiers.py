@@ -1,0 +1,32 @@
+"""Classifiers by timm name, and the reference's train / eval image transforms.
+
+``resnet50`` @448 (resize 512), ``vit_base_patch16_384`` @384 and ``resnet50`` @224 (resize 256)
+are the paper's settings; the offline demo uses a small one (``resnet18`` at 64 px).
+"""
+from __future__ import annotations
+
+import timm
+from torchvision import transforms as T
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def create_classifier(backbone: str, num_classes: int, pretrained: bool):
+    """``timm.create_model``; with ``pretrained`` the weights must already be in the local cache."""
+    try:
+        return timm.create_model(backbone, pretrained=pretrained, num_classes=num_classes)
+    except Exception as exc:  # timm raises several types when hub weights are missing offline
+        if not pretrained:
+            raise
+        raise OSError(f"train.pretrained = true but the weights of {backbone!r} are not in the local "
+                      f"cache and cannot be downloaded here ({exc}); set train.pretrained: false or "
+                      "copy the Hugging Face cache of the model onto this machine") from None
+
+
+def classifier_transforms(size: int) -> tuple:
+    """(train, eval): resize to size*8/7 (256 for 224), random resp. centre crop, flip, normalise."""
+    resize = round(size * 8 / 7)
+    norm = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    train = T.Compose([T.Resize((resize, resize)), T.RandomCrop(size), T.RandomHorizontalFlip(), *norm])
+    evaluate = T.Compose([T.Resize((resize, resize)), T.CenterCrop(size), *norm])
+    return train, evaluate

@@ -1,0 +1,105 @@
+"""Run an experiment: validate its parameter file, then execute the four notebooks in order.
+
+    python -m diffmix_utils.run params/demo.yaml                      # all stages
+    python -m diffmix_utils.run params/demo.yaml --only synthesize    # one stage (repeatable)
+    python -m diffmix_utils.run params/demo.yaml --plan               # what it would do, no work
+    python -m diffmix_utils.run params/demo.yaml --set train.epochs=5 # override a key
+
+Parameters are validated before anything is created: a bad file exits with code 2 and one line
+naming the key, the bad value and what is valid. Executed notebooks go to
+``<workdir>/<name>/notebooks/``; a stage whose artifacts are all complete is skipped, so a rerun
+continues where the last one stopped. A failing notebook stops the run, naming the executed
+notebook and the failing cell's error (exit code 1).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import artifacts, params
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = {"finetune": "01_finetune.ipynb", "synthesize": "02_synthesize.ipynb",
+             "train": "03_train.ipynb", "analyze": "04_analyze.ipynb"}
+
+
+def parse_overrides(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise params.ParamsError(f"--set {item!r} is not valid; write --set section.key=value")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def plan(p: dict) -> str:
+    """Counts of the work a parameter set implies (nothing is run)."""
+    members = params.expand_sweep(p)
+    lines = [f"run {p['name']!r}: {len(members)} sweep member(s)"]
+    for stage in params.STAGES[:3]:
+        jobs = artifacts.stage_jobs(p, stage)
+        done = sum(artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in jobs)
+        extra = ""
+        if stage == "synthesize" and jobs:
+            extra = " (" + ", ".join(
+                f"{m['synthesize']['strategy']} s={m['synthesize']['strength']:g} x{m['synthesize']['multiplier']:g}"
+                for m in jobs) + " of |train|)"
+        lines.append(f"  {stage:<10} {len(jobs)} job(s), {done} already complete{extra}")
+    lines.append("  time estimate: not measured yet for this machine (see README, 'Measured')")
+    return "\n".join(lines)
+
+
+def execute(stage: str, p: dict, out_dir: Path) -> None:
+    import papermill as pm
+    src, dst = NOTEBOOK_DIR / NOTEBOOKS[stage], out_dir / NOTEBOOKS[stage]
+    injected = {k: v for k, v in p.items() if k != "member"}
+    try:
+        pm.execute_notebook(str(src), str(dst), parameters=injected, kernel_name="python3",
+                            request_save_on_cell_execute=True, progress_bar=False, cwd=str(Path.cwd()))
+    except pm.PapermillExecutionError as exc:
+        raise StageFailed(f"stage {stage!r} failed in {dst} (cell {exc.exec_count}): "
+                          f"{exc.ename}: {exc.evalue}") from None
+
+
+class StageFailed(RuntimeError):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m diffmix_utils.run", description=__doc__.split("\n")[0])
+    ap.add_argument("params_file")
+    ap.add_argument("--only", action="append", choices=params.STAGES, help="run only this stage (repeatable)")
+    ap.add_argument("--plan", action="store_true", help="print the work this file implies and exit")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
+    args = ap.parse_args(argv)
+    try:
+        p = params.load(args.params_file, parse_overrides(args.set))
+    except params.ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.plan:
+        print(plan(p))
+        return 0
+    run = artifacts.run_dir(p)
+    artifacts.write_text(run / "params.yaml", params.dump(p))
+    stages = [s for s in params.STAGES if not args.only or s in args.only]
+    for stage in stages:
+        if artifacts.stage_complete(p, stage):
+            print(f"[{stage}] complete, skipped")
+            continue
+        print(f"[{stage}] running {NOTEBOOKS[stage]} -> {run / 'notebooks' / NOTEBOOKS[stage]}", flush=True)
+        try:
+            execute(stage, p, run / "notebooks")
+        except StageFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(f"done: {run}" + (f"; figures in {artifacts.figures_dir(p)}" if "analyze" in stages else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

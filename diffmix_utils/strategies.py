@@ -1,0 +1,63 @@
+"""The synthesis strategies of Diff-Mix and its ablations, each a small rule.
+
+A strategy says which model makes the image (the fine-tuned TI + LoRA model, the base model with
+class *names*, or the base model with the learned tokens only), whether a real source image is
+translated (img2img) or the image is generated from text alone, and whether the target class is
+drawn independently of the source (inter-class "mix") or equals it (intra-class "aug").
+
+| strategy | model              | source -> target          | strength |
+|----------|--------------------|---------------------------|----------|
+| diff-mix | TI + LoRA          | img2img, target drawn      | s        |
+| diff-aug | TI + LoRA          | img2img, target = source   | s        |
+| diff-gen | TI + LoRA          | text-to-image              | 1        |
+| real-mix | base, class names  | img2img, target drawn      | s        |
+| real-aug | base, class names  | img2img, target = source   | s        |
+| real-gen | base, class names  | text-to-image              | 1        |
+| ti-mix   | base + TI tokens   | img2img, target drawn      | s        |
+| ti-aug   | base + TI tokens   | img2img, target = source   | s        |
+
+Diff-Mix: Wang et al., "Enhance Image Classification via Inter-Class Image Mixup with Diffusion
+Model", CVPR 2024. Real-Aug at s = 0.1 is Real-Guidance (He et al., ICLR 2023); ti-aug with a
+uniform strength is the DA-Fusion-style baseline (Trabucco et al., ICLR 2024).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROMPT_TEMPLATE = "a photo of a {} {}"
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    lora: bool            # load the fine-tuned LoRA
+    tokens: bool          # prompt with learned <class_i> tokens (else the class name)
+    img2img: bool         # translate a real source image (else text-to-image)
+    inter_class: bool     # target class drawn independently of the source class
+
+    def prompt(self, target: int, classes: list[str], superclass: str, have_tokens: bool = True) -> str:
+        """"a photo of a <class_j> bird"; the class name when no tokens were learned (lora_only)."""
+        name = f"<class_{target}>" if self.tokens and have_tokens else classes[target]
+        return PROMPT_TEMPLATE.format(name, superclass).strip()
+
+    @property
+    def needs_finetune(self) -> bool:
+        return self.lora or self.tokens
+
+
+STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
+    Strategy("diff-mix", lora=True, tokens=True, img2img=True, inter_class=True),
+    Strategy("diff-aug", lora=True, tokens=True, img2img=True, inter_class=False),
+    Strategy("diff-gen", lora=True, tokens=True, img2img=False, inter_class=False),
+    Strategy("real-mix", lora=False, tokens=False, img2img=True, inter_class=True),
+    Strategy("real-aug", lora=False, tokens=False, img2img=True, inter_class=False),
+    Strategy("real-gen", lora=False, tokens=False, img2img=False, inter_class=False),
+    Strategy("ti-mix", lora=False, tokens=True, img2img=True, inter_class=True),
+    Strategy("ti-aug", lora=False, tokens=True, img2img=True, inter_class=False),
+)}
+
+
+def get_strategy(name: str) -> Strategy:
+    if name not in STRATEGIES:
+        raise ValueError(f"synthesize.strategy = {name!r} is unknown; choose one of: {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]

@@ -1,0 +1,136 @@
+"""Synthesis stage: plan the tasks, run them in fixed batches, write images and the manifest.
+
+The task plan (task -> source image, target class, strength, seed) is a pure function of the
+parameters and the split file and is written (``plan.csv``) before any image. Source and target
+classes are uniform over classes, as in the reference (so the pool is class-balanced even when the
+real set is not); the source image is uniform within its class. Tasks are grouped into fixed
+batches of one strength each; every image has its own generator seeded from (seed, task), so the
+images do not depend on how batches are scheduled or on the resume history.
+
+Each image is written atomically, so a rerun after ``kill -9`` skips finished batches and ends
+with exactly the files an uninterrupted run writes; ``manifest.csv`` and ``done.json`` come last.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import artifacts
+from .data import ensure_split, open_image
+from .models.base import apply_finetune, load_pipeline, pick_device
+from .strategies import get_strategy
+
+def task_seed(seed: int, task: int) -> int:
+    """The image seed of a task: a pure function of (synthesis seed, task index)."""
+    return int(np.random.SeedSequence([seed, task]).generate_state(1)[0])
+
+
+def plan_tasks(p: dict, split: dict) -> list[dict]:
+    """The full, deterministic task list of a synthesis run."""
+    syn = p["synthesize"]
+    strategy = get_strategy(syn["strategy"])
+    classes = len(split["classes"])
+    by_class: list[list[int]] = [[] for _ in range(classes)]
+    for i in split["train"]:
+        by_class[split["items"][i]["label"]].append(i)
+    present = [c for c in range(classes) if by_class[c]]
+    n = max(1, round(syn["multiplier"] * len(split["train"])))
+    rng = np.random.default_rng([syn["seed"], 7])
+    sources = rng.choice(present, size=n)
+    targets = rng.integers(0, classes, size=n) if strategy.inter_class else sources
+    picks = rng.random(n)
+    if not strategy.img2img:
+        strengths = np.ones(n)
+    elif syn["strength_choices"]:
+        strengths = np.asarray(syn["strength_choices"])[rng.integers(0, len(syn["strength_choices"]), n)]
+    else:
+        strengths = np.full(n, syn["strength"])
+    tasks = []
+    for t in range(n):
+        src, tgt, s = int(sources[t]), int(targets[t]), float(strengths[t])
+        index = by_class[src][int(picks[t] * len(by_class[src]))] if strategy.img2img else -1
+        tasks.append({"task": t, "strategy": strategy.name, "source_class": src, "target_class": tgt,
+                      "source_index": index, "strength": s, "seed": task_seed(syn["seed"], t),
+                      "path": f"images/{src:03d}/{tgt:03d}-{index}-{s:g}-t{t:06d}.png"})
+    return tasks
+
+
+def make_batches(tasks: list[dict], batch_size: int) -> list[list[dict]]:
+    """Fixed batches: tasks grouped by strength (in task order), then cut into ``batch_size``."""
+    batches = []
+    for s in sorted({t["strength"] for t in tasks}):
+        group = [t for t in tasks if t["strength"] == s]
+        batches += [group[i:i + batch_size] for i in range(0, len(group), batch_size)]
+    return batches
+
+
+def _load_pipe(p: dict, strategy, device: str):
+    kind = "img2img" if strategy.img2img else "txt2img"
+    pipe = load_pipeline(p["model"]["base"], artifacts.store(p), kind, device)
+    tokens = []
+    if strategy.needs_finetune:
+        ft = artifacts.finetune_dir(p)
+        if not artifacts.is_done(ft):
+            raise FileNotFoundError(f"strategy {strategy.name!r} needs the fine-tuned model, but "
+                                    f"{ft} is not complete: run the finetune stage first")
+        has_tokens = (ft / "learned_embeds.safetensors").is_file()
+        tokens = apply_finetune(pipe, ft, lora=strategy.lora, embeddings=strategy.tokens and has_tokens)
+    return pipe, bool(tokens)
+
+
+def run_synthesis(p: dict) -> Path | None:
+    """Make the synthetic pool of ``p``; returns its folder (None for strategy 'none')."""
+    out = artifacts.synthesis_dir(p)
+    if out is None or artifacts.is_done(out):
+        print("synthesis: nothing to do" if out is None else f"synthesis already complete: {out}")
+        return out
+    syn, store = p["synthesize"], artifacts.store(p)
+    split = ensure_split(artifacts.split_path(p), p["data"], store / "datasets")
+    strategy = get_strategy(syn["strategy"])
+    tasks = plan_tasks(p, split)
+    artifacts.write_manifest(out / "plan.csv", tasks)
+    batches = make_batches(tasks, syn["batch_size"])
+    todo = [b for b in batches if not all((out / t["path"]).is_file() for t in b)]
+    device = pick_device(p["device"])
+    start, res = time.time(), p["model"]["resolution"]
+    if todo:
+        pipe, with_tokens = _load_pipe(p, strategy, device)
+        superclass = p["finetune"]["superclass"] or split["superclass"]
+        names = split["classes"]
+        bar = tqdm(total=sum(map(len, todo)), desc=f"synthesize {strategy.name}", unit="img")
+        for batch in todo:
+            prompts = [strategy.prompt(t["target_class"], names, superclass, with_tokens) for t in batch]
+            generators = [torch.Generator().manual_seed(t["seed"]) for t in batch]
+            common = dict(prompt=prompts, num_inference_steps=syn["steps"],
+                          guidance_scale=syn["guidance"], generator=generators)
+            if strategy.img2img:
+                sources = [open_image(split, t["source_index"]) for t in batch]
+                images = pipe(image=[s.resize((res, res), resample=3) for s in sources],
+                              strength=batch[0]["strength"], **common).images
+                images = [im.resize(s.size, resample=3) for im, s in zip(images, sources)]
+            else:
+                images = pipe(height=res, width=res, **common).images
+            for t, im in zip(batch, images):
+                artifacts.atomic_write(out / t["path"], lambda tmp, im=im: im.save(tmp, format="PNG"))
+            bar.update(len(batch))
+        bar.close()
+    artifacts.write_manifest(out / "manifest.csv", tasks)
+    artifacts.mark_done(out, {"images": len(tasks), "strategy": strategy.name, "device": device,
+                              "seconds_this_run": round(time.time() - start, 1),
+                              "images_per_second_this_run": round(
+                                  sum(map(len, todo)) / max(time.time() - start, 1e-9), 3)})
+    return out
+
+
+def expected_images(p: dict, num_train: int) -> int:
+    """How many images ``run_synthesis`` makes for a training set of ``num_train`` images."""
+    return 0 if p["synthesize"]["strategy"] == "none" else max(1, round(p["synthesize"]["multiplier"] * num_train))
+
+
+def run_stage(p: dict) -> list:
+    """Run this stage for every sweep member that needs its own artifact folder."""
+    return [run_synthesis(m) for m in artifacts.stage_jobs(p, "synthesize")]
