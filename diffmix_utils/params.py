@@ -153,10 +153,10 @@ def all_keys() -> list[str]:
             for k, v in SCHEMA.items() for kk in (v if isinstance(v, dict) else [None])]
 
 
-def _range_text(f: Field) -> str:
-    lo = "" if f.low is None else f"{f.low} {'<' if f.low_open else '<='} "
-    hi = "" if f.high is None else f" {'<' if f.high_open else '<='} {f.high}"
-    return f"{lo}x{hi}"
+def _range_text(key: str, f: Field) -> str:
+    lo = "" if f.low is None else f"{f.low:g} {'<' if f.low_open else '<='} "
+    hi = "" if f.high is None else f" {'<' if f.high_open else '<='} {f.high:g}"
+    return f"{lo}{key.split('.')[-1].split('[')[0]}{hi}"
 
 
 def _check_scalar(key: str, value: Any, f: Field, kind: str) -> Any:
@@ -179,7 +179,7 @@ def _check_scalar(key: str, value: Any, f: Field, kind: str) -> Any:
         bad = ((f.low is not None and (value < f.low or (f.low_open and value == f.low))) or
                (f.high is not None and (value > f.high or (f.high_open and value == f.high))))
         if bad:
-            raise ParamsError(f"{key} = {value!r} is out of range; valid: {_range_text(f)}")
+            raise ParamsError(f"{key} = {value!r} is out of range; valid: {_range_text(key, f)}")
     return value
 
 

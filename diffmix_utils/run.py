@@ -49,13 +49,13 @@ def plan(p: dict) -> str:
                 f"{m['synthesize']['strategy']} s={m['synthesize']['strength']:g} x{m['synthesize']['multiplier']:g}"
                 for m in jobs) + " of |train|)"
         lines.append(f"  {stage:<10} {len(jobs)} job(s), {done} already complete{extra}")
-    lines.append("  time estimate: not measured yet for this machine (see README, 'Measured')")
     return "\n".join(lines)
 
 
 def execute(stage: str, p: dict, out_dir: Path) -> None:
     import papermill as pm
     src, dst = NOTEBOOK_DIR / NOTEBOOKS[stage], out_dir / NOTEBOOKS[stage]
+    out_dir.mkdir(parents=True, exist_ok=True)
     injected = {k: v for k, v in p.items() if k != "member"}
     try:
         pm.execute_notebook(str(src), str(dst), parameters=injected, kernel_name="python3",

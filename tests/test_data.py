@@ -1,0 +1,79 @@
+"""toybirds rendering and the split file: determinism, val/few-shot/long-tail protocol."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from diffmix_utils import artifacts
+from diffmix_utils.data import ensure_split, longtail_counts, toybirds
+from diffmix_utils.data.splits import class_counts, make_split
+
+from .conftest import tiny_params
+
+
+def _digest(folder):
+    return hashlib.sha1(b"".join(p.read_bytes() for p in sorted(folder.rglob("*.png")))).hexdigest()
+
+
+def test_toybirds_render_is_deterministic_and_complete(tmp_path):
+    a = toybirds.ensure_rendered(tmp_path / "a", 3, 2, 1, 48)
+    b = toybirds.ensure_rendered(tmp_path / "b", 3, 2, 1, 48)
+    assert _digest(a) == _digest(b)
+    meta = toybirds.read_metadata(a)
+    assert len(meta) == 3 * (2 + 1) and {m["split"] for m in meta} == {"train", "test"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_toybirds_classes_differ_in_foreground_only():
+    names = [toybirds.class_name(c) for c in range(16)]
+    assert len(set(names)) == 16 and len(set(toybirds.class_attributes(c) for c in range(16))) == 16
+    img, kind = toybirds.render_image(0, "train", 0, 64)
+    assert img.size == (64, 64) and kind in toybirds.BACKGROUNDS
+
+
+def _items(per_class):
+    return [{"label": c, "split": "train"} for c, n in enumerate(per_class) for _ in range(n)] + \
+           [{"label": c, "split": "test"} for c in range(len(per_class))]
+
+
+DATA = {"split_seed": 0, "val_fraction": 0.1, "shots": None, "imbalance": None}
+
+
+def test_split_parts_are_disjoint_and_test_is_untouched():
+    items = _items([20, 20, 20])
+    s = make_split(items, 3, DATA)
+    assert not set(s["train"]) & set(s["val"])
+    assert sorted(s["train"] + s["val"]) == [i for i, it in enumerate(items) if it["split"] == "train"]
+    assert s["test"] == [i for i, it in enumerate(items) if it["split"] == "test"]
+    assert [sum(items[i]["label"] == c for i in s["val"]) for c in range(3)] == [2, 2, 2]
+
+
+def test_few_shot_takes_k_per_class_and_is_fixed_by_split_seed():
+    items = _items([20, 20, 20])
+    s = make_split(items, 3, {**DATA, "shots": 5})
+    assert [sum(items[i]["label"] == c for i in s["train"]) for c in range(3)] == [5, 5, 5]
+    assert s == make_split(items, 3, {**DATA, "shots": 5})
+    assert s != make_split(items, 3, {**DATA, "shots": 5, "split_seed": 1})
+    with pytest.raises(ValueError, match="data.shots = 30"):
+        make_split(items, 3, {**DATA, "shots": 30})
+
+
+def test_long_tail_counts_follow_the_exponential_profile():
+    kept = longtail_counts([100] * 5, 100.0)
+    assert kept == [100, 31, 10, 3, 1]  # n_max * IF^(-r/(C-1))
+    items = _items([40] * 5)
+    s = make_split(items, 5, {**DATA, "val_fraction": 0.0, "imbalance": 10.0})
+    assert [sum(items[i]["label"] == c for i in s["train"]) for c in range(5)] == longtail_counts([40] * 5, 10.0)
+
+
+def test_split_file_is_written_once_and_shared(tmp_path):
+    p = tiny_params(tmp_path)
+    path = artifacts.split_path(p)
+    first = ensure_split(path, p["data"], tmp_path / "datasets")
+    mtime = path.stat().st_mtime_ns
+    assert ensure_split(path, p["data"], tmp_path / "datasets") == first
+    assert path.stat().st_mtime_ns == mtime
+    assert class_counts(first) == [4, 4, 4, 4]  # 6 per class, ceil(0.2 * 6) = 2 to val
+    assert json.loads(path.read_text())["classes"][0] == toybirds.class_name(0)

@@ -1,0 +1,72 @@
+"""The notebooks: committed clean, parameters cell first and in sync, and they really run."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+
+
+def test_four_numbered_notebooks():
+    assert [n.name for n in NOTEBOOKS] == ["01_finetune.ipynb", "02_synthesize.ipynb",
+                                           "03_train.ipynb", "04_analyze.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs_and_parameters_first(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assert all(not c.outputs and c.execution_count is None for c in code)
+
+
+def test_parameters_cells_match_the_schema():
+    r = subprocess.run([sys.executable, "tools/sync_notebooks.py", "--check"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+
+
+def _run(args, cwd):
+    return subprocess.run([sys.executable, "-m", "diffmix_utils.run", *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_smoke_run_executes_all_four_notebooks_then_skips(tmp_path):
+    sets = ["--set", f"workdir={tmp_path / 'runs'}", "--set", f"analyze.figures_dir={tmp_path / 'figures'}"]
+    r = _run([str(ROOT / "params" / "smoke.yaml"), *sets], cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run = tmp_path / "runs" / "smoke"
+    assert sorted(p.name for p in (run / "notebooks").iterdir()) == [n.name for n in NOTEBOOKS]
+    assert (run / "params.yaml").is_file()
+    figs = tmp_path / "figures" / "smoke"
+    for name in ("accuracy_vs_strength.png", "accuracy_vs_strength.pdf", "translations.png",
+                 "tables/results.csv", "tables/results.md"):
+        assert (figs / name).stat().st_size > 0, name
+    table = (figs / "tables" / "results.csv").read_text().splitlines()
+    assert len(table) == 1 + 3  # baseline + diff-mix at two strengths
+    again = _run([str(ROOT / "params" / "smoke.yaml"), *sets], cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.count("complete, skipped") == 4
+
+
+def test_papermill_alone_rejects_an_unknown_parameter(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "04_analyze.ipynb"),
+                        str(tmp_path / "out.ipynb"), "-p", "bogus_key", "1", "-p", "workdir", str(tmp_path)],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "ParamsError" in r.stderr and "unknown key 'bogus_key'" in r.stderr
+
+
+def test_a_failing_notebook_stops_the_run_naming_notebook_and_error(tmp_path):
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    r = _run([str(ROOT / "params" / "smoke.yaml"), "--set", f"workdir={tmp_path / 'runs'}",
+              "--set", f"model.base={empty}"], cwd=tmp_path)
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert "stage 'finetune' failed in" in last and "01_finetune.ipynb" in last and "OSError" in last

@@ -1,0 +1,103 @@
+"""The parameter schema: defaults, validation messages, overrides, sweeps, the CLI's exit code."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from diffmix_utils import params
+from diffmix_utils.params import ParamsError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_resolve_to_themselves():
+    assert params.resolve({}) == params.defaults()
+
+
+@pytest.mark.parametrize("raw, words", [
+    ({"bogus": 1}, ["unknown key 'bogus'", "valid top-level keys"]),
+    ({"train": {"bogus_lr": 1}}, ["unknown key 'train.bogus_lr'"]),
+    ({"synthesize": {"strength": 1.5}}, ["synthesize.strength = 1.5", "out of range", "0 < strength <= 1"]),
+    ({"synthesize": {"strength": 0}}, ["out of range"]),
+    ({"train": {"epochs": "ten"}}, ["train.epochs = 'ten'", "expected int"]),
+    ({"train": {"epochs": True}}, ["expected int"]),
+    ({"data": {"dataset": "cub2011"}}, ["data.dataset = 'cub2011'", "toybirds"]),
+    ({"synthesize": {"strategy": "diffmix"}}, ["synthesize.strategy = 'diffmix'", "diff-mix"]),
+    ({"train": {"backbone": "resnet5000"}}, ["train.backbone = 'resnet5000'", "not a timm model"]),
+    ({"model": {"base": "bundled:huge-sd"}}, ["model.base = 'bundled:huge-sd'", "bundled:tiny-sd"]),
+    ({"model": {"resolution": 60}}, ["multiple of 8"]),
+    ({"data": {"shots": 5, "imbalance": 10.0}}, ["cannot both be set"]),
+    ({"data": {"dataset": "imagefolder"}}, ["data.root = null"]),
+    ({"sweep": {"synthesize.strenght": [0.5]}}, ["unknown key 'synthesize.strenght'"]),
+    ({"sweep": {"synthesize.strength": [0.5, 2.0]}}, ["synthesize.strength = 2.0", "out of range"]),
+    ({"sweep": {"seed": 3}}, ["non-empty list"]),
+    ({"name": "../escape"}, ["name = '../escape'", "must match"]),
+])
+def test_bad_values_name_key_value_and_what_is_valid(raw, words):
+    with pytest.raises(ParamsError) as exc:
+        params.resolve(raw)
+    for w in words:
+        assert w in str(exc.value)
+
+
+def test_int_is_accepted_where_float_is_expected():
+    assert params.resolve({"synthesize": {"strength": 1}})["synthesize"]["strength"] == 1.0
+
+
+def test_load_applies_dotted_overrides(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("name: x\ntrain: {epochs: 3}\n")
+    p = params.load(f, {"train.p": 0.25, "seed": 4})
+    assert (p["train"]["epochs"], p["train"]["p"], p["seed"]) == (3, 0.25, 4)
+    with pytest.raises(ParamsError, match="unknown key 'train.pp'"):
+        params.load(f, {"train.pp": 1})
+
+
+def test_sweep_is_a_product_and_the_baseline_is_trained_once():
+    p = params.resolve({"sweep": {"synthesize.strategy": ["none", "diff-mix"],
+                                  "synthesize.strength": [0.3, 0.7], "seed": [0, 1]}})
+    members = params.expand_sweep(p)
+    kinds = [(m["synthesize"]["strategy"], m["synthesize"]["strength"], m["seed"]) for m in members]
+    assert len(members) == 2 + 4  # none x 2 seeds (strength irrelevant) + diff-mix x 2 x 2
+    assert ("diff-mix", 0.3, 1) in kinds and all(m["train"]["p"] == 0 for m in members
+                                                 if m["synthesize"]["strategy"] == "none")
+    assert len({m["member"] for m in members}) == len(members)
+
+
+def test_from_notebook_reports_injected_unknown_names():
+    ns = {**params.defaults(), "In": [], "params": params, "bogus_key": 1}
+    with pytest.raises(ParamsError, match="bogus_key"):
+        params.from_notebook(ns)
+    del ns["bogus_key"]
+    assert params.from_notebook(ns)["name"] == "smoke"
+
+
+def _run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "diffmix_utils.run", *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_cli_bad_file_exits_2_with_one_line_and_creates_nothing(tmp_path):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"name": "bad", "workdir": str(tmp_path / "runs"),
+                                                       "train": {"p": 1.7}}))
+    r = _run_cli("bad.yaml", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["error: train.p = 1.7 is out of range; valid: 0 <= p <= 1"]
+    assert "Traceback" not in r.stderr and not (tmp_path / "runs").exists()
+
+
+def test_cli_plan_runs_nothing(tmp_path):
+    r = _run_cli(str(ROOT / "params" / "demo.yaml"), "--plan", "--set", f"workdir={tmp_path / 'runs'}",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "8 sweep member(s)" in r.stdout and "synthesize 3 job(s)" in r.stdout.replace("  ", " ")
+    assert not (tmp_path / "runs" / "demo").exists()
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "smoke.yaml"])
+def test_shipped_parameter_files_validate(name):
+    params.load(ROOT / "params" / name)

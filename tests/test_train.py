@@ -1,0 +1,70 @@
+"""Training stage: soft labels, smoothing, replacement probability, resume, honest selection."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from diffmix_utils import artifacts, params
+from diffmix_utils.losses import smooth_targets, soft_label
+from diffmix_utils.synthesize import run_synthesis
+from diffmix_utils.train import run_training, summarize
+
+
+def test_soft_label_formula():
+    y = soft_label(0, 2, 0.49, 4, gamma=0.5)
+    assert torch.allclose(y, torch.tensor([0.3, 0, 0.7, 0]))
+    assert torch.allclose(soft_label(1, 1, 0.7, 3, 0.5), torch.tensor([0, 1.0, 0]))
+    assert torch.allclose(soft_label(0, 1, 1.0, 2, 0.8, kappa=0.9), torch.tensor([0, 0.9]))
+    assert torch.allclose(soft_label(0, 1, 0.3, 2, 0.0), torch.tensor([0.0, 1.0]))  # gamma 0: hard target
+
+
+def test_label_smoothing_is_the_reference_formula():
+    q = smooth_targets(torch.tensor([[1.0, 0, 0, 0, 0]]), 0.1)
+    assert torch.allclose(q, torch.tensor([[0.9 + 0.025, 0.025, 0.025, 0.025, 0.025]]))
+
+
+def test_summary_selects_on_val_and_labels_the_paper_protocol():
+    m = [{"epoch": 1, "val_acc": 0.5, "test_acc": 0.9}, {"epoch": 2, "val_acc": 0.7, "test_acc": 0.6},
+         {"epoch": 3, "val_acc": 0.7, "test_acc": 0.8}]
+    r = summarize(m)
+    assert (r["best_epoch"], r["test_acc_at_best_val"], r["test_acc_final"], r["test_acc_best"]) == (2, 0.6, 0.8, 0.9)
+    assert "selected on test" in r["test_acc_best_note"]
+
+
+@pytest.fixture(scope="module")
+def trained(finetuned):
+    p, _ = finetuned
+    member = params.expand_sweep(p)[0]
+    run_synthesis(member)
+    return member, run_training(member)
+
+
+def test_training_writes_the_contract(trained):
+    p, out = trained
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in lines] == [1, 2]
+    assert 0 < sum(m["synthetic_fraction"] for m in lines) / 2 < 1  # p = 0.5 of the items
+    result = json.loads((out / "result.json").read_text())
+    for k in ("val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best"):
+        assert 0 <= result[k] <= 1
+    assert result["num_synthetic"] > 0
+    assert load_file(str(out / "last.safetensors"))
+
+
+def test_training_resumes_from_its_last_epoch(trained):
+    p, out = trained
+    # forget the final epoch as if killed after epoch 1, then rerun: only epoch 2 is trained again
+    state = torch.load(out / "state.pt", weights_only=True)
+    assert state["epoch"] == 2
+    first = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    longer = {**p, "train": {**p["train"], "epochs": 3}}
+    out3 = artifacts.train_dir(longer)
+    out3.mkdir(parents=True, exist_ok=True)
+    for name in ("state.pt", "metrics.jsonl"):
+        (out3 / name).write_bytes((out / name).read_bytes())
+    run_training(longer)
+    lines = [json.loads(x) for x in (out3 / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in lines] == [1, 2, 3] and lines[:2] == first
