@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from .atomic import atomic_write
 
 # Keys that do not change a stage's output (speed or bookkeeping only) are left out of its hash.
 _NOT_SHAPING = {"synthesize": {"batch_size"}, "train": {"num_workers"}}
@@ -94,21 +94,6 @@ def is_done(folder: Path | None) -> bool:
 
 def mark_done(folder: Path, info: dict | None = None) -> None:
     write_json(Path(folder) / "done.json", info or {})
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_text(path: Path, text: str) -> Path:

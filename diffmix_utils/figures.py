@@ -45,11 +45,14 @@ def accuracy_vs_strength(table: pd.DataFrame, base: Path, formats: list[str], dp
                     label=f"{name} (reference)")
     for j, (_, r) in enumerate(table[table.strategy.isin(GEN_STRATEGIES | {"none"})].iterrows()):
         label = "baseline (real only)" if r.strategy == "none" else r.strategy
-        ax.axhline(r[METRIC], ls="--", color="gray" if r.strategy == "none" else palette[-1 - j], label=label)
+        color = "gray" if r.strategy == "none" else palette[-1 - j]
+        ax.axhline(r[METRIC], ls="--", color=color, label=label)
+        std = 0 if pd.isna(r[f"{METRIC}_std"]) else r[f"{METRIC}_std"]
+        ax.axhspan(r[METRIC] - std, r[METRIC] + std, color=color, alpha=0.12, lw=0)
     ax.set_xlabel("translation strength s")
     ax.set_ylabel("test accuracy (%), epoch chosen on val")
     ax.set_xlim(0, 1.05)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="best", title="mean ± std over seeds", title_fontsize=7)
     ax.set_title(f"{table.dataset.iloc[0]}: accuracy vs strength", fontsize=9)
     return save(fig, base, formats, dpi)
 

@@ -16,9 +16,6 @@ Writes, into the stage folder (atomically: a temp folder renamed when complete):
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +27,7 @@ from torchvision import transforms as T
 from tqdm.auto import tqdm
 
 from . import artifacts
+from .atomic import atomic_dir
 from .data import ensure_split, open_image
 from .models.base import load_components, pick_device
 
@@ -148,12 +146,10 @@ def run_finetune(p: dict) -> Path:
     loader = DataLoader(dataset, batch_size=ft["batch_size"], sampler=sampler, drop_last=True)
 
     # --- train ------------------------------------------------------------------------------------
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     log, start, gen = [], time.time(), torch.Generator(device="cpu").manual_seed(ft["seed"] + 1)
     unet.train()
     text_encoder.train()
-    try:
+    with atomic_dir(out) as tmp:
         for step, (pixels, prompts) in enumerate(tqdm(loader, desc="fine-tune", unit="step"), 1):
             pixels = pixels.to(device)
             ids = tokenizer(list(prompts), padding="max_length", truncation=True,
@@ -185,12 +181,6 @@ def run_finetune(p: dict) -> Path:
             "init_token": ft["init_token"], "base": p["model"]["base"]})
         artifacts.mark_done(tmp, {"steps": ft["steps"], "final_loss": log[-1]["loss"],
                                   "seconds": round(time.time() - start, 1), "device": device})
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

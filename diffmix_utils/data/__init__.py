@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from PIL import Image
 
+from ..atomic import atomic_write
 from . import imagefolder, splits, toybirds
 from .splits import class_counts, longtail_counts
 
@@ -59,11 +58,7 @@ def ensure_split(split_path: Path, data: dict, cache_dir: Path) -> dict:
     split = {"dataset": data["dataset"], "root": str(Path(root).resolve()), "classes": classes,
              "superclass": superclass, "data": data, "items": items,
              **splits.make_split(items, len(classes), data)}
-    split_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=split_path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(split, fh)
-    os.replace(tmp, split_path)
+    atomic_write(split_path, lambda tmp: tmp.write_text(json.dumps(split)))
     return split
 
 

@@ -12,13 +12,12 @@ folder is written to a temp name and renamed when complete, so a killed render l
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from ..atomic import atomic_dir
 
 BODY = {"Red": (200, 40, 40), "Blue": (40, 80, 200), "Yellow": (230, 200, 40), "Green": (40, 160, 60)}
 HEAD = {"White": (245, 245, 245), "Black": (25, 25, 25)}
@@ -108,9 +107,7 @@ def ensure_rendered(folder: Path, num_classes: int, train_per_class: int, test_p
     folder = Path(folder)
     if (folder / "metadata.csv").is_file():
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_dir(folder) as tmp:
         rows = []
         for split, n in (("train", train_per_class), ("test", test_per_class)):
             for c in range(num_classes):
@@ -127,10 +124,6 @@ def ensure_rendered(folder: Path, num_classes: int, train_per_class: int, test_p
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 

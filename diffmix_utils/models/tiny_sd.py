@@ -14,14 +14,12 @@ is a separate step (issue 4).
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_dir
 from .clip_vocab import ASSET_DIR as TOKENIZER_DIR, load_tokenizer
 
 BUNDLED_DIR = Path(__file__).parent / "bundled" / "tiny-sd"
@@ -66,12 +64,6 @@ def materialize(cache_dir: Path) -> Path:
                   stacklevel=2)
     if (folder / "model_index.json").is_file():
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_dir(folder) as tmp:
         build_pipeline().save_pretrained(tmp, safe_serialization=True)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
