@@ -77,3 +77,16 @@ def test_split_file_is_written_once_and_shared(tmp_path):
     assert path.stat().st_mtime_ns == mtime
     assert class_counts(first) == [4, 4, 4, 4]  # 6 per class, ceil(0.2 * 6) = 2 to val
     assert json.loads(path.read_text())["classes"][0] == toybirds.class_name(0)
+
+
+def test_atomic_outputs_have_normal_permissions(tmp_path):
+    import os
+    from diffmix_utils.atomic import atomic_dir, atomic_write
+    mask = os.umask(0o022)
+    try:
+        f = atomic_write(tmp_path / "a.txt", lambda t: t.write_text("x"))
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "x").write_text("y")
+    finally:
+        os.umask(mask)
+    assert f.stat().st_mode & 0o777 == 0o644 and (tmp_path / "d").stat().st_mode & 0o777 == 0o755
