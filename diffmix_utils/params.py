@@ -58,6 +58,10 @@ SCHEMA: dict[str, Any] = {
         "image_size": F(64, "int", "toybirds: rendered image size in px", low=32, high=512),
         "train_per_class": F(24, "int", "toybirds: rendered train+val images per class", low=2),
         "test_per_class": F(12, "int", "toybirds: rendered test images per class", low=1),
+        "background_match": F(None, "float", "toybirds Waterbirds-style shift: in train the "
+                              "background family matches the class group with this probability; "
+                              "test flips it (null: backgrounds independent of class)",
+                              low=0.0, high=1.0, nullable=True),
         "shots": F(None, "int", "few-shot: K train images per class (null: all)", low=1, nullable=True),
         "imbalance": F(None, "float", "long-tail imbalance factor IF = n_max/n_min (null: none)",
                        low=1.0, nullable=True),

@@ -90,3 +90,17 @@ def test_atomic_outputs_have_normal_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert f.stat().st_mode & 0o777 == 0o644 and (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_background_shift_correlates_in_train_and_flips_in_test(tmp_path):
+    from diffmix_utils.data import create_dataset
+    data = {"num_classes": 8, "image_size": 32, "train_per_class": 20, "test_per_class": 5,
+            "background_match": 0.9}
+    _, _, _, items = create_dataset("toybirds", None, tmp_path, data)
+    def matched(split):
+        rows = [it for it in items if it["split"] == split]
+        return sum(it["group"].split("bird/")[0] == it["background_family"] for it in rows) / len(rows)
+    assert 0.8 <= matched("train") <= 0.98 and matched("test") == 0.0
+    assert {it["group"] for it in items} == {"landbird/land", "landbird/water", "waterbird/land", "waterbird/water"}
+    plain = create_dataset("toybirds", None, tmp_path, {**data, "background_match": None})[3]
+    assert 0.3 < sum(it["group"].split("bird/")[0] == it["background_family"] for it in plain) / len(plain) < 0.7

@@ -19,14 +19,16 @@ from .splits import class_counts, longtail_counts
 
 
 def _toybirds(root: str | None, cache_dir: Path, data: dict) -> tuple[Path, list[str], str, list[dict]]:
-    opts = {k: data[k] for k in ("num_classes", "image_size", "train_per_class", "test_per_class")}
+    opts = {k: data[k] for k in ("num_classes", "image_size", "train_per_class", "test_per_class",
+                                 "background_match")}
     key = hashlib.sha1(json.dumps([toybirds.RENDER_VERSION, opts], sort_keys=True).encode()).hexdigest()[:10]
     folder = Path(root) if root else Path(cache_dir) / f"toybirds-{key}"
     toybirds.ensure_rendered(folder, opts["num_classes"], opts["train_per_class"],
-                             opts["test_per_class"], opts["image_size"])
+                             opts["test_per_class"], opts["image_size"], opts["background_match"])
     meta = toybirds.read_metadata(folder)
     items = [{"path": m["path"], "label": int(m["label"]), "split": m["split"],
-              "background": m["background"], "background_family": m["background_family"]}
+              "background": m["background"], "background_family": m["background_family"],
+              "group": f"{m['group']}bird/{m['background_family']}"}
              for m in meta if int(m["label"]) < opts["num_classes"]]
     classes = [toybirds.class_name(c) for c in range(opts["num_classes"])]
     return folder, classes, toybirds.SUPERCLASS, items

@@ -30,6 +30,7 @@ BACKGROUNDS = {  # name: (family, sky top, sky bottom, ground, ground texture st
     "lake": ("water", (140, 175, 215), (190, 205, 225), (60, 120, 140), 10),
 }
 SUPERCLASS = "bird"
+WATER_BODIES = ("Blue", "Green")  # the "waterbird" group of the background-shift split
 RENDER_VERSION = 1
 _SUPERSAMPLE = 4
 
@@ -82,6 +83,21 @@ def _draw_bird(draw: ImageDraw.ImageDraw, c: int, cx: float, cy: float, r: float
               width=max(1, int(r * 0.12)))
 
 
+def bird_group(c: int) -> str:
+    """'water' for the waterbird group (blue or green body), else 'land'."""
+    return "water" if class_attributes(c)[0] in WATER_BODIES else "land"
+
+
+def shifted_background(c: int, split: str, index: int, match: float) -> str:
+    """Waterbirds-style background: in train the background family equals the class group with
+    probability ``match``; in test it is always the other family (the correlation is flipped)."""
+    rng = np.random.default_rng([RENDER_VERSION, c, {"train": 0, "test": 1}[split], index, 99])
+    same = split == "train" and rng.random() < match
+    family = bird_group(c) if same else ("land" if bird_group(c) == "water" else "water")
+    kinds = [k for k, v in BACKGROUNDS.items() if v[0] == family]
+    return kinds[int(rng.integers(len(kinds)))]
+
+
 def render_image(c: int, split: str, index: int, size: int, background: str | None = None) -> tuple[Image.Image, str]:
     """Render one image of class ``c``; returns (image, background kind). Pure function of its args."""
     rng = np.random.default_rng([RENDER_VERSION, c, {"train": 0, "test": 1}[split], index])
@@ -98,8 +114,11 @@ def render_image(c: int, split: str, index: int, size: int, background: str | No
 
 
 def ensure_rendered(folder: Path, num_classes: int, train_per_class: int, test_per_class: int,
-                    size: int) -> Path:
+                    size: int, background_match: float | None = None) -> Path:
     """Render the dataset into ``folder`` unless it is already complete; returns the folder.
+
+    ``background_match`` (Waterbirds-style shift, see ``shifted_background``): None draws every
+    background uniformly, independent of the class.
 
     Layout: ``{train,test}/<class id>/<index>.png`` (an ImageFolder) and ``metadata.csv`` with the
     class, its foreground attributes, the background kind and family, and the split.
@@ -113,13 +132,15 @@ def ensure_rendered(folder: Path, num_classes: int, train_per_class: int, test_p
             for c in range(num_classes):
                 (tmp / split / f"{c:02d}").mkdir(parents=True)
                 for i in range(n):
-                    img, kind = render_image(c, split, i, size)
+                    forced = (None if background_match is None
+                              else shifted_background(c, split, i, background_match))
+                    img, kind = render_image(c, split, i, size, forced)
                     rel = f"{split}/{c:02d}/{i:05d}.png"
                     img.save(tmp / rel)
                     body, head, tail = class_attributes(c)
                     rows.append({"path": rel, "split": split, "label": c, "class_name": class_name(c),
                                  "body": body, "head": head, "tail": tail, "background": kind,
-                                 "background_family": BACKGROUNDS[kind][0]})
+                                 "background_family": BACKGROUNDS[kind][0], "group": bird_group(c)})
         with open(tmp / "metadata.csv", "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
