@@ -32,6 +32,7 @@ BACKGROUNDS = {  # name: (family, sky top, sky bottom, ground, ground texture st
 SUPERCLASS = "bird"
 WATER_BODIES = ("Blue", "Green")  # the "waterbird" group of the background-shift split
 RENDER_VERSION = 1
+SPLIT_CODES = {"train": 0, "test": 1, "oracle": 2, "oracle-test": 3}  # disjoint image streams
 _SUPERSAMPLE = 4
 
 
@@ -91,7 +92,7 @@ def bird_group(c: int) -> str:
 def shifted_background(c: int, split: str, index: int, match: float) -> str:
     """Waterbirds-style background: in train the background family equals the class group with
     probability ``match``; in test it is always the other family (the correlation is flipped)."""
-    rng = np.random.default_rng([RENDER_VERSION, c, {"train": 0, "test": 1}[split], index, 99])
+    rng = np.random.default_rng([RENDER_VERSION, c, SPLIT_CODES[split], index, 99])
     same = split == "train" and rng.random() < match
     family = bird_group(c) if same else ("land" if bird_group(c) == "water" else "water")
     kinds = [k for k, v in BACKGROUNDS.items() if v[0] == family]
@@ -100,7 +101,7 @@ def shifted_background(c: int, split: str, index: int, match: float) -> str:
 
 def render_image(c: int, split: str, index: int, size: int, background: str | None = None) -> tuple[Image.Image, str]:
     """Render one image of class ``c``; returns (image, background kind). Pure function of its args."""
-    rng = np.random.default_rng([RENDER_VERSION, c, {"train": 0, "test": 1}[split], index])
+    rng = np.random.default_rng([RENDER_VERSION, c, SPLIT_CODES[split], index])
     kind = background or list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]
     big = size * _SUPERSAMPLE
     img = _background(rng, kind, big)
