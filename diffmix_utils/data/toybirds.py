@@ -46,7 +46,7 @@ def class_name(c: int) -> str:
     return f"{body} {head}-headed {tail}tail"
 
 
-def _background(rng: np.random.Generator, kind: str, size: int) -> Image.Image:
+def render_background(rng: np.random.Generator, kind: str, size: int) -> Image.Image:
     _, top, bottom, ground, texture = BACKGROUNDS[kind]
     horizon = int(size * rng.uniform(0.45, 0.65))
     rows = np.linspace(0, 1, horizon)[:, None, None]
@@ -61,9 +61,9 @@ def _background(rng: np.random.Generator, kind: str, size: int) -> Image.Image:
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
-def _draw_bird(draw: ImageDraw.ImageDraw, c: int, cx: float, cy: float, r: float, facing: int) -> None:
-    body, head, tail = class_attributes(c)
-    bcol, hcol = BODY[body], HEAD[head]
+def draw_bird(draw: ImageDraw.ImageDraw, bcol: tuple, hcol: tuple, tail: str, cx: float, cy: float,
+              r: float, facing: int) -> None:
+    """Draw one bird: body and head colours (RGB), tail 'Fork' or 'Fan', centre, size, facing +-1."""
     tail_x = cx - facing * 1.5 * r
     if tail == "Fork":
         draw.polygon([(cx - facing * 0.8 * r, cy), (tail_x - facing * 0.6 * r, cy - 0.7 * r),
@@ -79,7 +79,7 @@ def _draw_bird(draw: ImageDraw.ImageDraw, c: int, cx: float, cy: float, r: float
     er = 0.13 * hr * 1.5
     eye = (hx + facing * 0.25 * hr, hy - 0.2 * hr)
     draw.ellipse([eye[0] - er, eye[1] - er, eye[0] + er, eye[1] + er],
-                 fill=(230, 230, 230) if head == "Black" else (10, 10, 10))
+                 fill=(230, 230, 230) if sum(hcol) < 200 else (10, 10, 10))
     draw.line([(cx - 0.2 * r, cy + 0.65 * r), (cx - 0.2 * r, cy + 1.1 * r)], fill=(90, 60, 30),
               width=max(1, int(r * 0.12)))
 
@@ -104,12 +104,13 @@ def render_image(c: int, split: str, index: int, size: int, background: str | No
     rng = np.random.default_rng([RENDER_VERSION, c, SPLIT_CODES[split], index])
     kind = background or list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]
     big = size * _SUPERSAMPLE
-    img = _background(rng, kind, big)
+    img = render_background(rng, kind, big)
     draw = ImageDraw.Draw(img)
     r = big * rng.uniform(0.14, 0.2)
     cx = big * rng.uniform(0.35, 0.65)
     cy = big * rng.uniform(0.4, 0.6)
-    _draw_bird(draw, c, cx, cy, r, int(rng.choice([-1, 1])))
+    body, head, tail = class_attributes(c)
+    draw_bird(draw, BODY[body], HEAD[head], tail, cx, cy, r, int(rng.choice([-1, 1])))
     img = img.filter(ImageFilter.GaussianBlur(_SUPERSAMPLE * 0.3)).resize((size, size), Image.LANCZOS)
     return img, kind
 

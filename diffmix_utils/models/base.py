@@ -39,9 +39,10 @@ def load_components(base: str, cache_dir: Path) -> dict:
     src = resolve_base(base, cache_dir)
     return {
         "tokenizer": _from_pretrained(CLIPTokenizer, src, subfolder="tokenizer"),
-        "text_encoder": _from_pretrained(CLIPTextModel, src, subfolder="text_encoder"),
-        "vae": _from_pretrained(AutoencoderKL, src, subfolder="vae"),
-        "unet": _from_pretrained(UNet2DConditionModel, src, subfolder="unet"),
+        # fp32 for training whatever the checkpoint's dtype (the bundled model ships in fp16)
+        "text_encoder": _from_pretrained(CLIPTextModel, src, subfolder="text_encoder", dtype=torch.float32),
+        "vae": _from_pretrained(AutoencoderKL, src, subfolder="vae", torch_dtype=torch.float32),
+        "unet": _from_pretrained(UNet2DConditionModel, src, subfolder="unet", torch_dtype=torch.float32),
         "noise_scheduler": _from_pretrained(DDPMScheduler, src, subfolder="scheduler"),
     }
 
