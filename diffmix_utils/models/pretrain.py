@@ -10,7 +10,7 @@ learning them is the fine-tune stage's job.
 
 Phase 1 trains the AutoencoderKL (MSE + a small KL) and sets ``scaling_factor`` to 1/std of its
 latents; phase 2 trains the UNet and the text encoder with the epsilon-prediction loss. The result
-is saved in the diffusers folder layout in fp16 (the kit loads it in fp32). Progress resumes from
+is saved in the diffusers folder layout (UNet and VAE in fp16, the text encoder in fp32). Progress resumes from
 ``OUT_DIR/.pretrain-state.pt`` (``weights_only`` load) and the log goes to ``OUT_DIR/pretrain_log.jsonl``.
 """
 from __future__ import annotations
@@ -106,7 +106,10 @@ def pretrain(out: Path, vae_steps: int, unet_steps: int, batch_size: int, size: 
             log.flush()
             checkpoint(i + 1)
     log.close()
-    pipe.to(torch.float16).save_pretrained(out, safe_serialization=True)
+    # fp16 UNet and VAE (diffusers upcasts them on load); the text encoder stays fp32 because
+    # transformers keeps a checkpoint's dtype, and a stock from_pretrained would then mix dtypes
+    pipe.unet.to(torch.float16), pipe.vae.to(torch.float16)
+    pipe.save_pretrained(out, safe_serialization=True)
     state_path.unlink(missing_ok=True)  # complete: the resume state is not part of the model
     return out
 
