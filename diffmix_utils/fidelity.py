@@ -19,6 +19,12 @@ from .oracles import load_or_train_oracle
 from .strategies import get_strategy
 
 
+def _apply_finetune(pipe, ft) -> bool:
+    """Load whatever the fine-tune folder holds (LoRA and/or tokens); True if tokens were loaded."""
+    return bool(apply_finetune(pipe, ft, lora=(ft / "pytorch_lora_weights.safetensors").is_file(),
+                               embeddings=(ft / "learned_embeds.safetensors").is_file()))
+
+
 def _sources(split: dict, n: int, seed: int) -> tuple[list[int], list[int]]:
     rng = np.random.default_rng([seed, 11])
     test = [split["test"][i] for i in rng.permutation(len(split["test"]))[:n]]
@@ -57,8 +63,7 @@ def measure(p: dict, strengths: list[float], num_sources: int = 100, gen_per_cla
     out = {"chance": 1 / len(classes), "oracle": oracle.info, "num_sources": len(sources), "rows": []}
 
     pipe = load_pipeline(p["model"]["base"], store, "img2img", device)
-    have_tokens = bool(apply_finetune(pipe, ft, lora=(ft / "pytorch_lora_weights.safetensors").is_file(),
-                                      embeddings=(ft / "learned_embeds.safetensors").is_file()))
+    have_tokens = _apply_finetune(pipe, ft)
     out["vae_ceiling"] = vae_ceiling(pipe, real, oracle, labels)
     out["oracle_on_real"] = float(np.mean([a == b for a, b in zip(oracle.predict(real)[0], labels)]))
     mix = get_strategy("diff-mix")
@@ -78,8 +83,7 @@ def measure(p: dict, strengths: list[float], num_sources: int = 100, gen_per_cla
 
     del pipe
     gen = load_pipeline(p["model"]["base"], store, "txt2img", device)
-    apply_finetune(gen, ft, lora=(ft / "pytorch_lora_weights.safetensors").is_file(),
-                   embeddings=(ft / "learned_embeds.safetensors").is_file())
+    _apply_finetune(gen, ft)
     wanted = [c for c in range(len(classes)) for _ in range(gen_per_class)]
     images = []
     for b in range(0, len(wanted), batch_size):
