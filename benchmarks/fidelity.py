@@ -4,12 +4,11 @@
 
 Fine-tunes the parameter file's model with the kit's own fine-tune stage (cached), translates
 held-out test images toward other classes at each strength, scores them with the toybirds
-oracles, and writes fidelity.{csv,png,pdf} to figures/<name>/.
+oracles, and writes fidelity.{json,png,pdf} to figures/<name>/.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -55,8 +54,7 @@ def main(argv=None) -> int:
     report["seconds"] = round(time.time() - start, 1)
     print(format_report(report))
     out = artifacts.figures_dir(p)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "fidelity.json").write_text(json.dumps(report, indent=2))
+    artifacts.write_json(out / "fidelity.json", report)
     plot(report, out / "fidelity", p["analyze"]["formats"])
     print(f"\nwritten: {out}/fidelity.json, fidelity.png, fidelity.pdf ({report['seconds']} s)")
     return 0

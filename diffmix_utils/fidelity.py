@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from PIL import Image
 
 from . import artifacts
-from .data import ensure_split, open_image
+from .data import ensure_split, open_image, to_unit_tensor
 from .models.base import apply_finetune, load_pipeline, pick_device
 from .oracles import load_or_train_oracle
 from .strategies import get_strategy
@@ -36,8 +37,7 @@ def _sources(split: dict, n: int, seed: int) -> tuple[list[int], list[int]]:
 
 @torch.no_grad()
 def vae_ceiling(pipe, images, oracle, labels: list[int]) -> float:
-    x = torch.stack([torch.from_numpy(np.array(im.resize((pipe.vae.config.sample_size,) * 2)))
-                     .permute(2, 0, 1).float() / 127.5 - 1 for im in images]).to(pipe.device)
+    x = to_unit_tensor(images, pipe.vae.config.sample_size, Image.BICUBIC).to(pipe.device)
     rec = pipe.vae.decode(pipe.vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
     pil = [pipe.image_processor.postprocess(r[None], output_type="pil")[0] for r in rec]
     pred, _ = oracle.predict(pil)

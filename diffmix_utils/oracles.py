@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from .atomic import atomic_dir
-from .data import toybirds
+from .data import to_unit_tensor, toybirds
 
 KINDS = list(toybirds.BACKGROUNDS)
 ORACLE_VERSION = 1
@@ -40,11 +40,6 @@ class TwoHeadCNN(torch.nn.Module):
     def forward(self, x):
         h = self.trunk(x)
         return self.classes(h), self.kinds(h)
-
-
-def to_tensor(images: list[Image.Image], size: int) -> torch.Tensor:
-    arr = np.stack([np.array(im.convert("RGB").resize((size, size), Image.BILINEAR)) for im in images])
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def _render(num_classes: int, per_class: int, size: int, split: str, rng: np.random.Generator | None):
@@ -72,7 +67,7 @@ class Oracle:
         self.model.eval()
         cls, kind = [], []
         for i in range(0, len(images), batch):
-            a, b = self.model(to_tensor(images[i:i + batch], self.size))
+            a, b = self.model(to_unit_tensor(images[i:i + batch], self.size))
             cls += a.argmax(1).tolist()
             kind += [KINDS[k] for k in b.argmax(1).tolist()]
         return cls, kind
@@ -82,7 +77,7 @@ def train_oracle(num_classes: int, size: int = 64, per_class: int = 160, epochs:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     images, y, k = _render(num_classes, per_class, size, "oracle", rng)
-    x = to_tensor(images, size)
+    x = to_unit_tensor(images, size)
     model = TwoHeadCNN(num_classes)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=epochs * ((len(x) + 63) // 64))

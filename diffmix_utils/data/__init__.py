@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+import torch
 from PIL import Image
 
 from ..atomic import atomic_write
@@ -68,11 +70,19 @@ def load_split(split_path: Path) -> dict:
     return json.loads(Path(split_path).read_text())
 
 
+def to_unit_tensor(images: list[Image.Image], size: int | None = None,
+                   resample: int = Image.BILINEAR) -> torch.Tensor:
+    """RGB images -> float tensor (N, 3, H, W) in [-1, 1], resized to ``size`` when given."""
+    arr = np.stack([np.array(im.convert("RGB") if size is None
+                             else im.convert("RGB").resize((size, size), resample)) for im in images])
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
 def open_image(split: dict, index: int) -> Image.Image:
     """The RGB image of item ``index`` of a split file."""
     with Image.open(Path(split["root"]) / split["items"][index]["path"]) as img:
         return img.convert("RGB")
 
 
-__all__ = ["DATASETS", "create_dataset", "ensure_split", "load_split", "open_image",
+__all__ = ["DATASETS", "create_dataset", "ensure_split", "load_split", "open_image", "to_unit_tensor",
            "class_counts", "longtail_counts"]

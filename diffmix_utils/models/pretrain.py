@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm.auto import tqdm
 
-from ..data import toybirds
+from ..data import to_unit_tensor, toybirds
 from . import tiny_sd
 
 PALETTE = {"red": (200, 40, 40), "blue": (40, 80, 200), "yellow": (230, 200, 40), "green": (40, 160, 60),
@@ -50,8 +50,7 @@ def render_pair(rng: np.random.Generator, size: int) -> tuple[Image.Image, str]:
 
 def batch(rng: np.random.Generator, n: int, size: int) -> tuple[torch.Tensor, list[str]]:
     pairs = [render_pair(rng, size) for _ in range(n)]
-    x = torch.from_numpy(np.stack([np.array(im) for im, _ in pairs])).permute(0, 3, 1, 2).float() / 127.5 - 1
-    return x, [c for _, c in pairs]
+    return to_unit_tensor([im for im, _ in pairs]), [c for _, c in pairs]
 
 
 def pretrain(out: Path, vae_steps: int, unet_steps: int, batch_size: int, size: int = 64, seed: int = 0) -> Path:
