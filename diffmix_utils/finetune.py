@@ -54,7 +54,8 @@ class PromptedImages(Dataset):
     def __getitem__(self, i: int):
         idx = self.indices[i]
         label = self.split["items"][idx]["label"]
-        return self.transform(open_image(self.split, idx)), PROMPT_TEMPLATE.format(self.names[label], self.superclass)
+        prompt = PROMPT_TEMPLATE.format(self.names[label], self.superclass).strip()
+        return self.transform(open_image(self.split, idx)), prompt
 
 
 def add_class_tokens(tokenizer, text_encoder, num_classes: int, init_token: str) -> list[int]:

@@ -108,7 +108,8 @@ def load_or_train_oracle(cache_dir: Path, num_classes: int, size: int = 64, per_
     if not (folder / "oracle.json").is_file():
         oracle = train_oracle(num_classes, size, per_class, epochs)
         with atomic_dir(folder) as tmp:
-            save_file({k: v.contiguous() for k, v in oracle.model.state_dict().items()}, str(tmp / "oracle.safetensors"))
+            weights = {k: v.contiguous() for k, v in oracle.model.state_dict().items()}
+            save_file(weights, str(tmp / "oracle.safetensors"))
             (tmp / "oracle.json").write_text(json.dumps(oracle.info, indent=2))
     model = TwoHeadCNN(num_classes)
     model.load_state_dict(load_file(str(folder / "oracle.safetensors")))

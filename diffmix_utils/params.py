@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
-DATASETS = ("toybirds", "imagefolder")
+from .data.common import resolve_options
+from .data.registry import DATASET_NAMES as DATASETS, LAYOUTS
+
 STRATEGIES = ("none", "diff-mix", "diff-aug", "diff-gen", "real-mix", "real-aug", "real-gen",
               "ti-mix", "ti-aug")
 FINETUNE_MODES = ("joint", "ti_only", "lora_only")
@@ -53,7 +55,12 @@ SCHEMA: dict[str, Any] = {
     "device": F("auto", "str", "torch device", choices=("auto", "cpu", "cuda")),
     "data": {
         "dataset": F("toybirds", "str", "dataset registry name", choices=DATASETS),
-        "root": F(None, "str", "dataset folder (null: kit-rendered cache for toybirds)", nullable=True),
+        "root": F(None, "str", "dataset folder in its official layout (null: kit-rendered cache for "
+                  "toybirds); see README, Datasets", nullable=True),
+        "options": F({}, "dict", "layout options of the chosen dataset (e.g. aircraft train_split, "
+                     "flowers split, waterbirds cub_root, hf columns); see README, Datasets"),
+        "download": F(False, "bool", "let torchvision download the dataset into data.root "
+                      "(flowers, aircraft, pet only)"),
         "num_classes": F(8, "int", "toybirds: number of classes", low=2, high=16),
         "image_size": F(64, "int", "toybirds: rendered image size in px", low=32, high=512),
         "train_per_class": F(24, "int", "toybirds: rendered train+val images per class", low=2),
@@ -210,9 +217,14 @@ def _check_cross(p: dict) -> None:
     if d["shots"] is not None and d["imbalance"] is not None:
         raise ParamsError(f"data.shots = {d['shots']} and data.imbalance = {d['imbalance']} "
                           "cannot both be set; use one (few-shot) or the other (long-tail)")
-    if d["dataset"] == "imagefolder" and not d["root"]:
-        raise ParamsError("data.root = null is not valid for data.dataset = 'imagefolder'; "
-                          "give the folder that holds train/<class>/ and test/<class>/")
+    layout = LAYOUTS[d["dataset"]]
+    if d["dataset"] != "toybirds" and not d["root"]:
+        raise ParamsError(f"data.root = null is not valid for data.dataset = {d['dataset']!r}; give the "
+                          f"folder that holds {layout.layout}")
+    try:
+        resolve_options(d["dataset"], layout, d["options"])
+    except ValueError as exc:
+        raise ParamsError(str(exc)) from None
     base = m["base"]
     if base.startswith("bundled:"):
         if base.split(":", 1)[1] not in BUNDLED_MODELS:

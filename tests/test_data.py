@@ -43,7 +43,7 @@ DATA = {"split_seed": 0, "val_fraction": 0.1, "shots": None, "imbalance": None}
 
 def test_split_parts_are_disjoint_and_test_is_untouched():
     items = _items([20, 20, 20])
-    s = make_split(items, 3, DATA)
+    s = make_split(items, ["a", "b", "c"], DATA)
     assert not set(s["train"]) & set(s["val"])
     assert sorted(s["train"] + s["val"]) == [i for i, it in enumerate(items) if it["split"] == "train"]
     assert s["test"] == [i for i, it in enumerate(items) if it["split"] == "test"]
@@ -52,19 +52,19 @@ def test_split_parts_are_disjoint_and_test_is_untouched():
 
 def test_few_shot_takes_k_per_class_and_is_fixed_by_split_seed():
     items = _items([20, 20, 20])
-    s = make_split(items, 3, {**DATA, "shots": 5})
+    s = make_split(items, ["a", "b", "c"], {**DATA, "shots": 5})
     assert [sum(items[i]["label"] == c for i in s["train"]) for c in range(3)] == [5, 5, 5]
-    assert s == make_split(items, 3, {**DATA, "shots": 5})
-    assert s != make_split(items, 3, {**DATA, "shots": 5, "split_seed": 1})
+    assert s == make_split(items, ["a", "b", "c"], {**DATA, "shots": 5})
+    assert s != make_split(items, ["a", "b", "c"], {**DATA, "shots": 5, "split_seed": 1})
     with pytest.raises(ValueError, match="data.shots = 30"):
-        make_split(items, 3, {**DATA, "shots": 30})
+        make_split(items, ["a", "b", "c"], {**DATA, "shots": 30})
 
 
 def test_long_tail_counts_follow_the_exponential_profile():
     kept = longtail_counts([100] * 5, 100.0)
     assert kept == [100, 31, 10, 3, 1]  # n_max * IF^(-r/(C-1))
     items = _items([40] * 5)
-    s = make_split(items, 5, {**DATA, "val_fraction": 0.0, "imbalance": 10.0})
+    s = make_split(items, list("abcde"), {**DATA, "val_fraction": 0.0, "imbalance": 10.0})
     assert [sum(items[i]["label"] == c for i in s["train"]) for c in range(5)] == longtail_counts([40] * 5, 10.0)
 
 
@@ -96,11 +96,11 @@ def test_background_shift_correlates_in_train_and_flips_in_test(tmp_path):
     from diffmix_utils.data import create_dataset
     data = {"num_classes": 8, "image_size": 32, "train_per_class": 20, "test_per_class": 5,
             "background_match": 0.9}
-    _, _, _, items = create_dataset("toybirds", None, tmp_path, data)
+    items = create_dataset("toybirds", None, tmp_path, data).items
     def matched(split):
         rows = [it for it in items if it["split"] == split]
         return sum(it["group"].split("bird/")[0] == it["background_family"] for it in rows) / len(rows)
     assert 0.8 <= matched("train") <= 0.98 and matched("test") == 0.0
     assert {it["group"] for it in items} == {"landbird/land", "landbird/water", "waterbird/land", "waterbird/water"}
-    plain = create_dataset("toybirds", None, tmp_path, {**data, "background_match": None})[3]
+    plain = create_dataset("toybirds", None, tmp_path, {**data, "background_match": None}).items
     assert 0.3 < sum(it["group"].split("bird/")[0] == it["background_family"] for it in plain) / len(plain) < 0.7

@@ -98,6 +98,16 @@ def test_cli_plan_runs_nothing(tmp_path):
     assert not (tmp_path / "runs" / "demo").exists()
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "smoke.yaml"])
+SHIPPED = sorted(str(f.relative_to(ROOT / "params")) for f in (ROOT / "params").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_parameter_files_validate(name):
-    params.load(ROOT / "params" / name)
+    p = params.load(ROOT / "params" / name)
+    assert p["name"] == Path(name).stem
+
+
+def test_paper_files_name_every_real_dataset_layout():
+    from diffmix_utils.data import LAYOUTS
+    named = {params.load(ROOT / "params" / n)["data"]["dataset"] for n in SHIPPED if n.startswith("paper/")}
+    assert named >= set(LAYOUTS) - {"toybirds", "imagefolder", "hf"}

@@ -6,7 +6,9 @@ with different seeds in different stages; see the spec, G.1 item 1).
 
 Protocol, per class, from one ``numpy`` permutation seeded by ``(split_seed, class)``:
 1. the first ``ceil(val_fraction * n)`` train images (at least 1 when val_fraction > 0) are the
-   validation split used for model selection;
+   validation split used for model selection -- unless the release defines its own validation
+   images (items with split ``val``: Flowers-102 official, FGVC-Aircraft ``train``, Waterbirds),
+   which are then used as they are and ``val_fraction`` is ignored;
 2. few-shot: the next ``shots`` images are the training set;
    long-tail: class rank r (by count, descending; ties by class id) keeps
    ``n_r = max(1, floor(n_max * IF ** (-r / (C - 1))))`` images;
@@ -31,28 +33,35 @@ def longtail_counts(counts: list[int], imbalance: float) -> list[int]:
     return kept
 
 
-def make_split(items: list[dict], num_classes: int, data: dict) -> dict:
+def _named(classes: list[str], ids: list[int]) -> str:
+    shown = ", ".join(f"{c} ({classes[c]})" for c in ids[:5])
+    return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+
+def make_split(items: list[dict], classes: list[str], data: dict) -> dict:
     """Index lists into ``items`` for train/val/test following the protocol above."""
+    num_classes = len(classes)
     by_class: list[list[int]] = [[] for _ in range(num_classes)]
-    test = []
+    test, given_val = [], []
     for i, it in enumerate(items):
-        (by_class[it["label"]] if it["split"] == "train" else test).append(i)
+        {"train": by_class[it["label"]], "val": given_val, "test": test}[it["split"]].append(i)
     empty = [c for c, idx in enumerate(by_class) if not idx]
     if empty:
-        raise ValueError(f"classes {empty} have no training images")
-    val, rest = [], []
+        raise ValueError(f"classes {_named(classes, empty)} have no training images")
+    val, rest = list(given_val), []
     for c, idx in enumerate(by_class):
         perm = [idx[j] for j in np.random.default_rng([data["split_seed"], c]).permutation(len(idx))]
-        n_val = math.ceil(data["val_fraction"] * len(perm)) if data["val_fraction"] > 0 else 0
+        n_val = (math.ceil(data["val_fraction"] * len(perm))
+                 if data["val_fraction"] > 0 and not given_val else 0)
         if n_val >= len(perm):
-            raise ValueError(f"class {c} has {len(perm)} train images; val_fraction "
+            raise ValueError(f"class {_named(classes, [c])} has {len(perm)} train images; val_fraction "
                              f"{data['val_fraction']} leaves none to train on")
         val += perm[:n_val]
         rest.append(perm[n_val:])
     if data["shots"] is not None:
         short = [c for c, r in enumerate(rest) if len(r) < data["shots"]]
         if short:
-            raise ValueError(f"data.shots = {data['shots']} but classes {short} have only "
+            raise ValueError(f"data.shots = {data['shots']} but classes {_named(classes, short)} have only "
                              f"{min(len(rest[c]) for c in short)} train images after the val split")
         rest = [r[:data["shots"]] for r in rest]
     elif data["imbalance"] is not None:
