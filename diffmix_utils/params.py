@@ -72,6 +72,8 @@ SCHEMA: dict[str, Any] = {
         "shots": F(None, "int", "few-shot: K train images per class (null: all)", low=1, nullable=True),
         "imbalance": F(None, "float", "long-tail imbalance factor IF = n_max/n_min (null: none)",
                        low=1.0, nullable=True),
+        "longtail_formula": F("kit", "str", "kit: n_r = n_max IF^(-r/(C-1)); reference: n_r = (N/C) "
+                              "IF^(-r/(C-2)) (the reference's gen_imbalanced_data)", choices=("kit", "reference")),
         "val_fraction": F(0.1, "float", "fraction of each class's train images held out for model "
                           "selection", low=0.0, high=1.0, high_open=True),
         "split_seed": F(0, "int", "seed of the split file that every stage shares", low=0),
@@ -127,6 +129,27 @@ SCHEMA: dict[str, Any] = {
         "kappa": F(1.0, "float", "soft label scale (the reference's later code used 0.9)",
                    low=0.0, high=1.0, low_open=True),
         "num_workers": F(0, "int", "DataLoader workers", low=0),
+        "synthetic_sampling": F("uniform", "str", "synthetic draw: uniform over the pool, or tail: target "
+                                "class c with p ∝ 1/(n_c+1) (the reference's long-tail 'weightedSyn')",
+                                choices=("uniform", "tail")),
+        "target_classes_per_source": F(None, "int", "ablation: keep only K target classes per source class "
+                                       "(null: all)", low=1, nullable=True),
+        "mixup": F(0.0, "float", "Mixup probability per batch (reference baseline: 0.3)", low=0.0, high=1.0),
+        "cutmix": F(0.0, "float", "CutMix probability per sample (reference baseline: 0.1)", low=0.0, high=1.0),
+        "mix_alpha": F(1.0, "float", "Beta(alpha, alpha) of Mixup / CutMix lambda", low=0.0, low_open=True),
+        "loss": F("ce", "str", "ce | balanced_softmax | ldam (long tail)", choices=("ce", "balanced_softmax", "ldam")),
+        "reweight": F("none", "str", "class re-weighting: none | drw (from drw_epoch) | cb (from the start)",
+                      choices=("none", "drw", "cb")),
+        "drw_epoch": F(None, "int", "first DRW epoch (null: 80 % of epochs, as the reference's 160/200)",
+                       low=0, nullable=True),
+        "reweight_beta": F(0.9999, "float", "effective-number beta of DRW / CB weights", low=0.0, high=1.0,
+                           high_open=True),
+        "cmo": F(0.0, "float", "CMO: probability per batch of pasting a minority-sampled box (reference: 0.5)",
+                 low=0.0, high=1.0),
+        "shot_thresholds": F(None, "list[float]", "many/few thresholds [hi, lo]: many n > hi, few n < lo "
+                             "(null: the reference's per dataset when data.imbalance is set)", low=0.0,
+                             nullable=True),
+        "skip_bad_images": F(False, "bool", "skip (and count) unreadable images instead of stopping"),
     },
     "analyze": {
         "formats": F(["png", "pdf"], "list[str]", "figure file formats", choices=("png", "pdf", "svg")),
@@ -235,7 +258,12 @@ def _check_cross(p: dict) -> None:
                           "such as runwayml/stable-diffusion-v1-5, or an existing local folder")
     if m["resolution"] % 8:
         raise ParamsError(f"model.resolution = {m['resolution']} is not valid; it must be a multiple of 8")
-    _check_backbone(p["train"]["backbone"])
+    t = p["train"]
+    if t["shot_thresholds"] is not None and (len(t["shot_thresholds"]) != 2
+                                             or t["shot_thresholds"][0] < t["shot_thresholds"][1]):
+        raise ParamsError(f"train.shot_thresholds = {t['shot_thresholds']} is not valid; give [hi, lo] "
+                          "with hi >= lo, e.g. [20, 5]")
+    _check_backbone(t["backbone"])
 
 
 def _check_backbone(name: str) -> None:

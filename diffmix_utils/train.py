@@ -1,11 +1,11 @@
-"""Training stage: a timm classifier on real images, each replaced with probability p by a
-synthetic image carrying its Diff-Mix soft label; honest model selection on the val split.
+"""Training stage: a timm classifier on real + synthetic images (``train_data``), with the
+paper's baselines (Mixup / CutMix, ``mixing``), long-tail losses and re-weighting (``losses``),
+CMO, and honest model selection on the val split (``evaluation``).
 
-Per epoch every real training index is visited once; with probability ``p`` (drawn from a
-generator seeded by (seed, epoch, index), so reruns match) a uniformly drawn synthetic image
-from the manifest is returned in its place with label ``kappa * [(1 - s^gamma) e_src + s^gamma
-e_tgt]``. SGD with momentum, linear warmup then cosine decay stepped per batch over exactly the
-steps taken (the reference's schedule missed its end, spec G.1 item 27).
+SGD with momentum, linear warmup then cosine decay stepped per batch over exactly the steps taken
+(the reference's schedule missed its end, spec G.1 item 27). Every epoch is evaluated. Each epoch
+starts from RNG states seeded by (seed, epoch), so a run resumed after ``kill -9`` continues
+exactly as an uninterrupted one (on CPU; GPU kernels may differ in the last bits).
 
 Writes ``metrics.jsonl`` (one line per epoch), ``last.safetensors`` (weights), ``state.pt``
 (optimizer and schedule, for resuming; loaded with ``weights_only=True``) and ``result.json``:
@@ -21,48 +21,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from safetensors.torch import save_file
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import artifacts
-from .data import ensure_split, open_image
-from .losses import SmoothedSoftTargetLoss, soft_label
+from .data import ensure_split
+from .data.splits import class_counts
+from .evaluation import breakdown, predict, shot_thresholds, summarize
+from .losses import ClassifierLoss, class_weights
+from .mixing import BatchMixer, MinorityCutMix
 from .models.base import pick_device
 from .models.classifiers import classifier_transforms, create_classifier
-
-
-class RealWithSynthetic(Dataset):
-    """Real training items, each replaced with probability p by a synthetic item (soft label)."""
-
-    def __init__(self, split: dict, indices: list[int], transform, synthetic: list[dict] | None = None,
-                 synthetic_root: Path | None = None, p: float = 0.0, gamma: float = 0.5,
-                 kappa: float = 1.0, seed: int = 0):
-        self.split, self.indices, self.transform = split, indices, transform
-        self.synthetic, self.root = synthetic or [], synthetic_root
-        self.p, self.gamma, self.kappa, self.seed, self.epoch = p, gamma, kappa, seed, 0
-        self.num_classes = len(split["classes"])
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int):
-        rng = np.random.default_rng([self.seed, self.epoch, i])
-        if self.synthetic and rng.random() < self.p:
-            row = self.synthetic[int(rng.integers(len(self.synthetic)))]
-            with Image.open(self.root / row["path"]) as im:
-                image = im.convert("RGB")
-            y = soft_label(row["source_class"], row["target_class"], row["strength"],
-                           self.num_classes, self.gamma, self.kappa)
-            return self.transform(image), y, 1
-        idx = self.indices[i]
-        y = torch.zeros(self.num_classes)
-        y[self.split["items"][idx]["label"]] = 1.0
-        return self.transform(open_image(self.split, idx)), y, 0
+from .train_data import RealWithSynthetic, limit_targets
 
 
 def warmup_cosine(total_steps: int, warmup_fraction: float):
@@ -75,23 +46,30 @@ def warmup_cosine(total_steps: int, warmup_fraction: float):
     return factor
 
 
-@torch.no_grad()
-def accuracy(model, loader, device: str) -> float:
-    model.eval()
-    correct = total = 0
-    for x, y, _ in loader:
-        correct += (model(x.to(device)).argmax(1).cpu() == y.argmax(1)).sum().item()
-        total += len(y)
-    return correct / max(total, 1)
-
-
 def _synthetic_rows(p: dict) -> tuple[list[dict], Path | None]:
     folder = artifacts.synthesis_dir(p)
     if folder is None or p["train"]["p"] == 0:
         return [], None
     if not artifacts.is_done(folder):
         raise FileNotFoundError(f"the synthetic pool {folder} is not complete: run the synthesize stage first")
-    return artifacts.read_manifest(folder), folder
+    return limit_targets(artifacts.read_manifest(folder), p["train"]["target_classes_per_source"], p["seed"]), folder
+
+
+def _seed_epoch(seed: int, epoch: int) -> None:
+    """Global RNGs (torchvision transforms, timm Mixup) from (seed, epoch): resumable runs match."""
+    torch.manual_seed(seed * 100003 + epoch)
+    np.random.seed((seed * 100003 + epoch) % 2**32)
+
+
+def _evaluate(model, loaders: dict, split: dict, device: str, counts: list[int], thresholds) -> dict:
+    row = {}
+    for part, loader in loaders.items():
+        pred, labels = predict(model, loader, device)
+        result = breakdown(pred, labels, [split["items"][i] for i in split[part]], counts, thresholds)
+        row[f"{part}_acc"] = round(result.pop("acc"), 5)
+        if part == "test":
+            row.update({f"test_{k}": v for k, v in result.items()})
+    return row
 
 
 def run_training(p: dict) -> Path:
@@ -106,17 +84,23 @@ def run_training(p: dict) -> Path:
     torch.manual_seed(p["seed"])
     train_tf, eval_tf = classifier_transforms(tr["image_size"])
     synthetic, root = _synthetic_rows(p)
-    train_set = RealWithSynthetic(split, split["train"], train_tf, synthetic, root, tr["p"],
-                                  tr["gamma"], tr["kappa"], p["seed"])
+    train_set = RealWithSynthetic(split, split["train"], train_tf, synthetic, root, tr["p"], tr["gamma"],
+                                  tr["kappa"], p["seed"], tr["synthetic_sampling"], tr["skip_bad_images"])
     evals = {part: DataLoader(RealWithSynthetic(split, split[part], eval_tf), batch_size=tr["batch_size"],
                               num_workers=tr["num_workers"]) for part in ("val", "test") if split[part]}
-    model = create_classifier(tr["backbone"], len(split["classes"]), tr["pretrained"]).to(device)
+    counts, num_classes = class_counts(split), len(split["classes"])
+    thresholds = shot_thresholds(p["data"], tr["shot_thresholds"])
+    model = create_classifier(tr["backbone"], num_classes, tr["pretrained"]).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=tr["lr"], momentum=tr["momentum"],
                                 weight_decay=tr["weight_decay"])
     steps_per_epoch = math.ceil(len(train_set) / tr["batch_size"])
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(tr["epochs"] * steps_per_epoch, tr["warmup_fraction"]))
-    loss_fn = SmoothedSoftTargetLoss(tr["label_smoothing"])
+    loss_fn = ClassifierLoss(tr["loss"], tr["label_smoothing"], counts).to(device)
+    drw_epoch = {"none": None, "cb": 0, "drw": tr["drw_epoch"] if tr["drw_epoch"] is not None
+                 else int(0.8 * tr["epochs"])}[tr["reweight"]]
+    mixer = BatchMixer(tr["mixup"], tr["cutmix"], num_classes, tr["mix_alpha"])
+    cmo = MinorityCutMix(train_set, counts, tr["cmo"], tr["batch_size"], tr["epochs"], p["seed"]) if tr["cmo"] else None
 
     # --- resume from the last finished epoch ------------------------------------------------------
     metrics, first_epoch = [], 0
@@ -132,21 +116,32 @@ def run_training(p: dict) -> Path:
     for epoch in tqdm(range(first_epoch, tr["epochs"]), desc="train", unit="epoch",
                       initial=first_epoch, total=tr["epochs"]):
         start = time.time()
+        _seed_epoch(p["seed"], epoch)
         model.train()
         train_set.set_epoch(epoch)
+        loss_fn.set_weights(class_weights(counts, tr["reweight_beta"]).to(device)
+                            if drw_epoch is not None and epoch >= drw_epoch else None)
         loader = DataLoader(train_set, batch_size=tr["batch_size"], shuffle=True, num_workers=tr["num_workers"],
                             generator=torch.Generator().manual_seed(p["seed"] * 100003 + epoch))
-        total_loss = n = n_syn = 0
-        for x, y, is_syn in loader:
-            loss = loss_fn(model(x.to(device)), y.to(device))
+        minority = cmo.batches(epoch) if cmo else None
+        total_loss = n = n_syn = skipped = 0
+        for x, y, is_syn, skip in loader:
+            x, y = x.to(device), y.to(device)
+            if mixer:
+                x, y = mixer(x, y)
+            if minority is not None:
+                x, y = cmo.mix(x, y, next(minority))
+            loss = loss_fn(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             total_loss, n, n_syn = total_loss + loss.item() * len(y), n + len(y), n_syn + int(is_syn.sum())
+            skipped += int(skip.sum())
         row = {"epoch": epoch + 1, "train_loss": round(total_loss / n, 5), "synthetic_fraction": round(n_syn / n, 4),
-               "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - start, 2)}
-        row.update({f"{part}_acc": round(accuracy(model, dl, device), 5) for part, dl in evals.items()})
+               "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - start, 2),
+               "skipped_images": skipped}
+        row.update(_evaluate(model, evals, split, device, counts, thresholds))
         metrics.append(row)
         _checkpoint(out, model, optimizer, schedule, epoch + 1, metrics)
 
@@ -154,7 +149,9 @@ def run_training(p: dict) -> Path:
     result.update({"member": p.get("member", "main"), "strategy": p["synthesize"]["strategy"],
                    "strength": p["synthesize"]["strength"], "seed": p["seed"], "p": tr["p"],
                    "gamma": tr["gamma"], "backbone": tr["backbone"], "num_train": len(split["train"]),
-                   "num_synthetic": len(synthetic)})
+                   "num_synthetic": len(synthetic), "loss": tr["loss"], "reweight": tr["reweight"],
+                   "mixup": tr["mixup"], "cutmix": tr["cutmix"], "cmo": tr["cmo"],
+                   "skipped_images": max(m.get("skipped_images", 0) for m in metrics)})
     artifacts.write_json(out / "result.json", result)
     artifacts.mark_done(out, {"epochs": tr["epochs"]})
     return out
@@ -167,17 +164,6 @@ def _checkpoint(out: Path, model, optimizer, schedule, epoch: int, metrics: list
              "schedule": schedule.state_dict(), "epoch": epoch}
     artifacts.atomic_write(out / "state.pt", lambda t: torch.save(state, t))
     artifacts.write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
-
-
-def summarize(metrics: list[dict]) -> dict:
-    """Honest (chosen on val) and paper-protocol (best on test) accuracies from the epoch log."""
-    has_val = "val_acc" in metrics[0]
-    best = max(range(len(metrics)), key=lambda i: (metrics[i]["val_acc"] if has_val else 0, -i))
-    return {"val_acc": metrics[best].get("val_acc"), "best_epoch": metrics[best]["epoch"],
-            "test_acc_at_best_val": metrics[best].get("test_acc") if has_val else None,
-            "test_acc_final": metrics[-1].get("test_acc"),
-            "test_acc_best": max(m.get("test_acc", 0) for m in metrics),
-            "test_acc_best_note": "paper protocol: best test accuracy over epochs (selected on test)"}
 
 
 def run_stage(p: dict) -> list:

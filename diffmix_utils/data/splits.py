@@ -22,13 +22,21 @@ import math
 import numpy as np
 
 
-def longtail_counts(counts: list[int], imbalance: float) -> list[int]:
-    """Per-class kept counts for imbalance factor IF (n_max / n_min), head = most frequent class."""
+def longtail_counts(counts: list[int], imbalance: float, formula: str = "kit") -> list[int]:
+    """Per-class kept counts for imbalance factor IF, head = most frequent class (rank 0).
+
+    ``kit``: ``n_max * IF^(-r/(C-1))`` (n_max / n_min = IF exactly). ``reference``: the reference's
+    ``gen_imbalanced_data``, ``(N/C) * IF^(-r/(C-2))`` (its head is the average count and its
+    exponent uses C-2, so the last class falls below n_max/IF, floored at 1)."""
     order = sorted(range(len(counts)), key=lambda c: (-counts[c], c))
-    n_max, C = counts[order[0]], len(counts)
+    C = len(counts)
+    if formula == "reference":
+        head, span = sum(counts) / C, max(C - 2, 1)
+    else:
+        head, span = counts[order[0]], max(C - 1, 1)
     kept = [0] * C
     for rank, c in enumerate(order):
-        target = n_max * imbalance ** (-rank / max(C - 1, 1))
+        target = head * imbalance ** (-rank / span)
         kept[c] = min(counts[c], max(1, math.floor(target + 1e-9)))
     return kept
 
@@ -65,7 +73,7 @@ def make_split(items: list[dict], classes: list[str], data: dict) -> dict:
                              f"{min(len(rest[c]) for c in short)} train images after the val split")
         rest = [r[:data["shots"]] for r in rest]
     elif data["imbalance"] is not None:
-        kept = longtail_counts([len(r) for r in rest], data["imbalance"])
+        kept = longtail_counts([len(r) for r in rest], data["imbalance"], data.get("longtail_formula", "kit"))
         rest = [r[:k] for r, k in zip(rest, kept)]
     train = sorted(i for r in rest for i in r)
     return {"train": train, "val": sorted(val), "test": sorted(test)}

@@ -1,0 +1,64 @@
+"""Data-loading throughput of the training set: synthetic replacement (p = 0.5) vs real only.
+
+    python benchmarks/loading.py [params/demo.yaml] [--repeats 5] [--p 0.5]
+
+Uses the first Diff-Mix member of the parameter file whose synthetic pool is complete (run
+``make demo`` first), iterates one epoch of the training DataLoader (train transforms, the file's
+batch size and workers) for each setting, alternating settings ``--repeats`` times in one
+process, and prints images/s and the synthetic path's cost relative to real only. Asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+from torch.utils.data import DataLoader
+
+from diffmix_utils import artifacts, params
+from diffmix_utils.data import ensure_split
+from diffmix_utils.models.classifiers import classifier_transforms
+from diffmix_utils.train_data import RealWithSynthetic
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("params_file", nargs="?", default="params/demo.yaml")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--p", type=float, default=0.5)
+    args = ap.parse_args(argv)
+    members = [m for m in params.expand_sweep(params.load(args.params_file))
+               if m["synthesize"]["strategy"] != "none" and artifacts.is_done(artifacts.synthesis_dir(m))]
+    if not members:
+        print(f"no complete synthetic pool for {args.params_file}: run its synthesize stage first (make demo)")
+        return 1
+    p, tr = members[0], members[0]["train"]
+    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    rows = artifacts.read_manifest(artifacts.synthesis_dir(p))
+    tf, _ = classifier_transforms(tr["image_size"])
+    sets = {"real only": RealWithSynthetic(split, split["train"], tf),
+            f"p = {args.p}": RealWithSynthetic(split, split["train"], tf, rows, artifacts.synthesis_dir(p), args.p)}
+    # enough epochs per timing to last a moment on a small dataset
+    epochs = max(1, 2000 // len(split["train"]))
+    rates = {k: [] for k in sets}
+    for _ in range(args.repeats):
+        for name, ds in sets.items():
+            n = 0
+            start = time.perf_counter()
+            for epoch in range(epochs):
+                ds.set_epoch(epoch)
+                for x, *_ in DataLoader(ds, batch_size=tr["batch_size"], shuffle=True, num_workers=tr["num_workers"]):
+                    n += len(x)
+            rates[name].append(n / (time.perf_counter() - start))
+    real, syn = (statistics.median(v) for v in rates.values())
+    print(f"{len(split['train'])} real train images, {len(rows)} synthetic, {tr['image_size']} px, "
+          f"batch {tr['batch_size']}, workers {tr['num_workers']}, {epochs} epochs x {args.repeats} repeats")
+    for name, v in rates.items():
+        print(f"  {name:10s} median {statistics.median(v):8.1f} img/s  (runs: {', '.join(f'{r:.0f}' for r in v)})")
+    print(f"synthetic path cost: {100 * (1 - syn / real):+.1f} % of real-only throughput (target <= 5 %)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The training set of the classifier: real items, each replaced with probability p by a
+synthetic one carrying its Diff-Mix soft label (spec C.2).
+
+Per epoch every real training index is visited once; with probability ``p`` (drawn from a
+generator seeded by (seed, epoch, index), so reruns and resumed runs match) a synthetic image is
+returned in its place. The synthetic draw is ``uniform`` over the kept manifest rows, or ``tail``:
+first a target class c with p(c) ∝ 1/(n_c + 1) (n_c = real training count), then a uniform row of
+that target (the reference's "weightedSyn" for long-tail). ``target_classes_per_source`` K keeps,
+for every source class, only the rows of its first K target classes in a seeded order (ablation).
+A missing or unreadable image stops with an error naming it, unless ``skip_bad_images``: then the
+item is replaced by the next readable real one, and the item reports how many images it skipped
+(the fourth element), which the training loop counts into ``result.json`` (works with workers).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from .data import DatasetError
+from .data.splits import class_counts
+from .losses import soft_label
+
+SAMPLINGS = ("uniform", "tail")
+
+
+def limit_targets(rows: list[dict], k: int | None, seed: int) -> list[dict]:
+    """Keep, per source class, the rows whose target is among K targets drawn by ``seed``."""
+    if k is None:
+        return rows
+    keep = {}
+    for src in sorted({r["source_class"] for r in rows}):
+        targets = sorted({r["target_class"] for r in rows if r["source_class"] == src})
+        keep[src] = {targets[j] for j in np.random.default_rng([seed, src]).permutation(len(targets))[:k]}
+    return [r for r in rows if r["target_class"] in keep[r["source_class"]]]
+
+
+class RealWithSynthetic(Dataset):
+    """Real training items with probability-p synthetic replacement.
+
+    Items are ``(image, y, is_synthetic, skipped)``; ``skipped`` counts unreadable images passed over."""
+
+    def __init__(self, split: dict, indices: list[int], transform, synthetic: list[dict] | None = None,
+                 synthetic_root: Path | None = None, p: float = 0.0, gamma: float = 0.5, kappa: float = 1.0,
+                 seed: int = 0, sampling: str = "uniform", skip_bad_images: bool = False):
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"train.synthetic_sampling = {sampling!r} is not valid; valid: {', '.join(SAMPLINGS)}")
+        self.split, self.indices, self.transform = split, indices, transform
+        self.synthetic, self.root = synthetic or [], synthetic_root
+        self.p, self.gamma, self.kappa, self.seed, self.epoch = p, gamma, kappa, seed, 0
+        self.num_classes = len(split["classes"])
+        self.skip_bad = skip_bad_images
+        self.by_target, self.target_prob = None, None
+        if sampling == "tail" and self.synthetic:
+            self.by_target = {}
+            for r, row in enumerate(self.synthetic):
+                self.by_target.setdefault(row["target_class"], []).append(r)
+            counts = class_counts(split)
+            targets = sorted(self.by_target)
+            w = np.array([1.0 / (counts[c] + 1) for c in targets])
+            self.targets, self.target_prob = targets, w / w.sum()
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _draw_synthetic(self, rng: np.random.Generator) -> dict:
+        if self.by_target is None:
+            return self.synthetic[int(rng.integers(len(self.synthetic)))]
+        rows = self.by_target[self.targets[int(rng.choice(len(self.targets), p=self.target_prob))]]
+        return self.synthetic[rows[int(rng.integers(len(rows)))]]
+
+    def _open(self, path: Path) -> Image.Image | None:
+        try:
+            with Image.open(path) as im:
+                return im.convert("RGB")
+        except (UnidentifiedImageError, OSError) as exc:
+            if not self.skip_bad:
+                raise DatasetError(f"image {str(path)!r} cannot be read ({exc}); fix or remove it, or set "
+                                   "train.skip_bad_images: true to skip and count it") from None
+            return None
+
+    def _real(self, i: int, skipped: int):
+        for k in range(len(self.indices)):
+            idx = self.indices[(i + k) % len(self.indices)]
+            image = self._open(Path(self.split["root"]) / self.split["items"][idx]["path"])
+            if image is None:
+                skipped += 1
+                continue
+            y = torch.zeros(self.num_classes)
+            y[self.split["items"][idx]["label"]] = 1.0
+            return self.transform(image), y, 0, skipped
+        raise DatasetError(f"none of the {len(self.indices)} images of this split can be read")
+
+    def __getitem__(self, i: int):
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        skipped = 0
+        if self.synthetic and rng.random() < self.p:
+            row = self._draw_synthetic(rng)
+            image = self._open(self.root / row["path"])
+            if image is not None:
+                y = soft_label(row["source_class"], row["target_class"], row["strength"],
+                               self.num_classes, self.gamma, self.kappa)
+                return self.transform(image), y, 1, skipped
+            skipped = 1
+        return self._real(i, skipped)
