@@ -91,6 +91,10 @@ def run_training(p: dict) -> Path:
     counts, num_classes = class_counts(split), len(split["classes"])
     thresholds = shot_thresholds(p["data"], tr["shot_thresholds"])
     model = create_classifier(tr["backbone"], num_classes, tr["pretrained"]).to(device)
+    amp = tr["amp"] and device.startswith("cuda")  # fp16 autocast + loss scaling, channels_last
+    if amp:
+        model = model.to(memory_format=torch.channels_last)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     optimizer = torch.optim.SGD(model.parameters(), lr=tr["lr"], momentum=tr["momentum"],
                                 weight_decay=tr["weight_decay"])
     steps_per_epoch = math.ceil(len(train_set) / tr["batch_size"])
@@ -131,10 +135,12 @@ def run_training(p: dict) -> Path:
                 x, y = mixer(x, y)
             if minority is not None:
                 x, y = cmo.mix(x, y, next(minority))
-            loss = loss_fn(model(x), y)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+                loss = loss_fn(model(x.contiguous(memory_format=torch.channels_last) if amp else x).float(), y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             schedule.step()
             total_loss, n, n_syn = total_loss + loss.item() * len(y), n + len(y), n_syn + int(is_syn.sum())
             skipped += int(skip.sum())

@@ -1,0 +1,146 @@
+"""The parameter schema: every key of every section, with its default, type, range or choices and
+a one-line doc. ``params`` validates against it; ``tools/sync_notebooks.py`` writes the notebooks'
+``parameters`` cells from it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .data.registry import DATASET_NAMES as DATASETS
+
+STRATEGIES = ("none", "diff-mix", "diff-aug", "diff-gen", "real-mix", "real-aug", "real-gen",
+              "ti-mix", "ti-aug")
+FINETUNE_MODES = ("joint", "ti_only", "lora_only")
+BUNDLED_MODELS = ("tiny-sd",)
+SECTIONS = ("data", "model", "finetune", "synthesize", "train", "analyze")
+STAGES = ("finetune", "synthesize", "train", "analyze")
+
+
+@dataclass(frozen=True)
+class Field:
+    default: Any
+    kind: str                 # "int" | "float" | "str" | "bool" | "list[float]" | "list[str]" | "dict"
+    doc: str
+    choices: tuple | None = None
+    low: float | None = None  # inclusive unless low_open
+    high: float | None = None  # inclusive unless high_open
+    low_open: bool = False
+    high_open: bool = False
+    nullable: bool = False
+    pattern: str | None = None
+
+
+F = Field
+SCHEMA: dict[str, Any] = {
+    "name": F("smoke", "str", "run directory <workdir>/<name>/ and figures/<name>/",
+              pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*"),
+    "seed": F(0, "int", "classifier-training seed (fine-tune and synthesis have their own)", low=0),
+    "workdir": F("runs", "str", "where runs and the shared artifact store live"),
+    "device": F("auto", "str", "torch device", choices=("auto", "cpu", "cuda")),
+    "data": {
+        "dataset": F("toybirds", "str", "dataset registry name", choices=DATASETS),
+        "root": F(None, "str", "dataset folder in its official layout (null: kit-rendered cache for "
+                  "toybirds); see README, Datasets", nullable=True),
+        "options": F({}, "dict", "layout options of the chosen dataset (e.g. aircraft train_split, "
+                     "flowers split, waterbirds cub_root, hf columns); see README, Datasets"),
+        "download": F(False, "bool", "let torchvision download the dataset into data.root "
+                      "(flowers, aircraft, pet only)"),
+        "num_classes": F(8, "int", "toybirds: number of classes", low=2, high=16),
+        "image_size": F(64, "int", "toybirds: rendered image size in px", low=32, high=512),
+        "train_per_class": F(24, "int", "toybirds: rendered train+val images per class", low=2),
+        "test_per_class": F(12, "int", "toybirds: rendered test images per class", low=1),
+        "background_match": F(None, "float", "toybirds Waterbirds-style shift: in train the "
+                              "background family matches the class group with this probability; "
+                              "test flips it (null: backgrounds independent of class)",
+                              low=0.0, high=1.0, nullable=True),
+        "shots": F(None, "int", "few-shot: K train images per class (null: all)", low=1, nullable=True),
+        "imbalance": F(None, "float", "long-tail imbalance factor IF = n_max/n_min (null: none)",
+                       low=1.0, nullable=True),
+        "longtail_formula": F("kit", "str", "kit: n_r = n_max IF^(-r/(C-1)); reference: n_r = (N/C) "
+                              "IF^(-r/(C-2)) (the reference's gen_imbalanced_data)", choices=("kit", "reference")),
+        "val_fraction": F(0.1, "float", "fraction of each class's train images held out for model "
+                          "selection", low=0.0, high=1.0, high_open=True),
+        "split_seed": F(0, "int", "seed of the split file that every stage shares", low=0),
+    },
+    "model": {
+        "base": F("bundled:tiny-sd", "str", "bundled:<name> | hub id | local diffusers folder"),
+        "resolution": F(64, "int", "diffusion resolution in px (512 for SD-1.5)", low=32, high=1024),
+    },
+    "finetune": {
+        "mode": F("joint", "str", "what is trained", choices=FINETUNE_MODES),
+        "steps": F(60, "int", "optimizer steps", low=1),
+        "batch_size": F(4, "int", "images per step", low=1),
+        "lr": F(5e-5, "float", "LoRA learning rate", low=0.0, low_open=True),
+        "ti_lr": F(5e-5, "float", "class-token embedding learning rate", low=0.0, low_open=True),
+        "weight_decay": F(1e-2, "float", "AdamW weight decay (both groups)", low=0.0),
+        "lora_rank": F(10, "int", "LoRA rank", low=1),
+        "lora_alpha": F(None, "int", "LoRA alpha (null: = rank)", low=1, nullable=True),
+        "init_token": F("42170", "str", "class-token init: a token id (digits) or a one-token "
+                        "word; reference: id 42170, the CLIP piece 'ktn'"),
+        "grad_clip": F(1.0, "float", "max grad norm of the LoRA params", low=0.0, low_open=True),
+        "random_flip": F(True, "bool", "random horizontal flip"),
+        "center_crop": F(False, "bool", "centre crop (else random crop) at model.resolution"),
+        "superclass": F(None, "str", "prompt super-category (null: the dataset's)", nullable=True),
+        "seed": F(42, "int", "fine-tune seed", low=0),
+    },
+    "synthesize": {
+        "strategy": F("diff-mix", "str", "synthesis strategy ('none' = real data only)",
+                      choices=STRATEGIES),
+        "strength": F(0.7, "float", "img2img strength s", low=0.0, high=1.0, low_open=True),
+        "strength_choices": F(None, "list[float]", "draw s per task uniformly from this list "
+                              "(reference 'uniform': [0.3, 0.5, 0.7, 0.9])", low=0.0, high=1.0,
+                              low_open=True, nullable=True),
+        "multiplier": F(1.0, "float", "synthetic images = multiplier x |train|", low=0.0, low_open=True),
+        "steps": F(25, "int", "DPM-Solver inference steps", low=1),
+        "guidance": F(7.5, "float", "classifier-free guidance scale", low=0.0),
+        "batch_size": F(16, "int", "images per pipeline call", low=1),
+        "seed": F(0, "int", "synthesis seed; image seed = f(seed, task index)", low=0),
+    },
+    "train": {
+        "backbone": F("resnet18", "str", "timm model name"),
+        "pretrained": F(False, "bool", "load timm hub weights (needs them in the local cache)"),
+        "image_size": F(64, "int", "classifier input size", low=16),
+        "epochs": F(2, "int", "training epochs", low=1),
+        "batch_size": F(32, "int", "batch size", low=1),
+        "lr": F(0.05, "float", "SGD learning rate", low=0.0, low_open=True),
+        "momentum": F(0.9, "float", "SGD momentum", low=0.0, high=1.0),
+        "weight_decay": F(5e-4, "float", "SGD weight decay", low=0.0),
+        "warmup_fraction": F(0.1, "float", "linear warmup fraction of all steps", low=0.0, high=1.0),
+        "label_smoothing": F(0.1, "float", "label smoothing epsilon", low=0.0, high=1.0, high_open=True),
+        "p": F(0.1, "float", "probability of replacing a real sample by a synthetic one",
+               low=0.0, high=1.0),
+        "gamma": F(0.5, "float", "soft label exponent: weight of the target class is s^gamma", low=0.0),
+        "kappa": F(1.0, "float", "soft label scale (the reference's later code used 0.9)",
+                   low=0.0, high=1.0, low_open=True),
+        "num_workers": F(0, "int", "DataLoader workers", low=0),
+        "synthetic_sampling": F("uniform", "str", "synthetic draw: uniform over the pool, or tail: target "
+                                "class c with p ∝ 1/(n_c+1) (the reference's long-tail 'weightedSyn')",
+                                choices=("uniform", "tail")),
+        "target_classes_per_source": F(None, "int", "ablation: keep only K target classes per source class "
+                                       "(null: all)", low=1, nullable=True),
+        "mixup": F(0.0, "float", "Mixup probability per batch (reference baseline: 0.3)", low=0.0, high=1.0),
+        "cutmix": F(0.0, "float", "CutMix probability per sample (reference baseline: 0.1)", low=0.0, high=1.0),
+        "mix_alpha": F(1.0, "float", "Beta(alpha, alpha) of Mixup / CutMix lambda", low=0.0, low_open=True),
+        "loss": F("ce", "str", "ce | balanced_softmax | ldam (long tail)", choices=("ce", "balanced_softmax", "ldam")),
+        "reweight": F("none", "str", "class re-weighting: none | drw (from drw_epoch) | cb (from the start)",
+                      choices=("none", "drw", "cb")),
+        "drw_epoch": F(None, "int", "first DRW epoch (null: 80 % of epochs, as the reference's 160/200)",
+                       low=0, nullable=True),
+        "reweight_beta": F(0.9999, "float", "effective-number beta of DRW / CB weights", low=0.0, high=1.0,
+                           high_open=True),
+        "cmo": F(0.0, "float", "CMO: probability per batch of pasting a minority-sampled box (reference: 0.5)",
+                 low=0.0, high=1.0),
+        "shot_thresholds": F(None, "list[float]", "many/few thresholds [hi, lo]: many n > hi, few n < lo "
+                             "(null: the reference's per dataset when data.imbalance is set)", low=0.0,
+                             nullable=True),
+        "skip_bad_images": F(False, "bool", "skip (and count) unreadable images instead of stopping"),
+        "amp": F(True, "bool", "on CUDA: fp16 autocast with loss scaling and channels_last (ignored on CPU)"),
+    },
+    "analyze": {
+        "formats": F(["png", "pdf"], "list[str]", "figure file formats", choices=("png", "pdf", "svg")),
+        "dpi": F(150, "int", "PNG resolution", low=50, high=600),
+        "figures_dir": F("figures", "str", "figures go to <figures_dir>/<name>/"),
+    },
+    "sweep": F({}, "dict", "dotted key -> list of values; the runs are the product"),
+}
