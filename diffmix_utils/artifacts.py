@@ -16,7 +16,8 @@ from typing import Any
 from .atomic import atomic_write
 
 # Keys that do not change a stage's output (speed or bookkeeping only) are left out of its hash.
-_NOT_SHAPING = {"synthesize": {"batch_size"}, "train": {"num_workers"}}
+_NOT_SHAPING = {"data": {"download"}, "finetune": {"checkpoint_every", "checkpoint_limit"},
+                "synthesize": {"batch_size"}, "train": {"num_workers"}}
 MANIFEST_COLUMNS = ["task", "path", "strategy", "source_class", "target_class", "source_index",
                     "strength", "seed"]
 FINETUNED_STRATEGIES = {"diff-mix", "diff-aug", "diff-gen", "ti-mix", "ti-aug"}
@@ -33,7 +34,7 @@ def _section(p: dict, name: str) -> dict:
 
 
 def split_key(p: dict) -> str:
-    return stable_hash(p["data"])
+    return stable_hash(_section(p, "data"))
 
 
 def finetune_key(p: dict) -> str:

@@ -4,31 +4,39 @@ Diff-Mix (Wang et al., CVPR 2024, arXiv 2403.19600) personalises Stable Diffusio
 token ``<class_i>`` per class, trained jointly with LoRA on every UNet attention projection, on
 the prompt "a photo of a <class_i> {superclass}" and the plain epsilon-prediction MSE loss.
 
-Modes: ``joint`` (TI + LoRA, as Diff-Mix), ``ti_only`` (tokens only), ``lora_only`` (LoRA with the
-class *names* in the prompt, the reference's "DB" ablation).
+Modes: ``joint`` (TI + LoRA, as Diff-Mix), ``ti_then_lora`` (the tokens alone for ``ti_steps``,
+then LoRA alone with the learned tokens kept), ``ti_only`` (tokens only), ``lora_only`` (LoRA with
+the class *names* in the prompt, the reference's "DB" ablation).
+
+Checkpoints every ``checkpoint_every`` steps go to ``<folder>.work/`` (``finetune_checkpoints``);
+a rerun after a kill resumes from the newest one and ends with the same weights.
 
 Writes, into the stage folder (atomically: a temp folder renamed when complete):
 - ``pytorch_lora_weights.safetensors``  -> stock ``pipe.load_lora_weights(folder)``
 - ``learned_embeds.safetensors``       -> ``{"<class_i>": vector}`` for every class; stock load:
   ``pipe.load_textual_inversion(list(sd.values()), token=list(sd.keys()))``
+- ``embeddings/class_i.safetensors``   -> one token per file; stock load of all of them:
+  ``pipe.load_textual_inversion(sorted(glob(f"{folder}/embeddings/*.safetensors")))``
 - ``tokens.json`` (tokens, class names, prompt template), ``log.jsonl`` (loss), ``done.json``.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 from tqdm.auto import tqdm
 
 from . import artifacts
 from .atomic import atomic_dir
 from .data import ensure_split, open_image
+from .finetune_checkpoints import load_latest, restore_rng, rng_state, save_checkpoint
 from .models.base import load_components, pick_device
 
 TOKEN_TEMPLATE = "<class_{}>"
@@ -95,8 +103,18 @@ def _save(folder: Path, unet, text_encoder, token_ids: list[int], tokens: list[s
                                                   safe_serialization=True)
     if token_ids:
         emb = text_encoder.get_input_embeddings().weight.detach().float().cpu()
-        save_file({t: emb[i].clone().contiguous() for t, i in zip(tokens, token_ids)},
-                  str(folder / "learned_embeds.safetensors"))
+        save_embeddings(folder, {t: emb[i] for t, i in zip(tokens, token_ids)})
+
+
+def save_embeddings(folder: Path, vectors: dict[str, torch.Tensor]) -> None:
+    """All class tokens in ``learned_embeds.safetensors`` and one file per token in ``embeddings/``,
+    so the stock ``pipe.load_textual_inversion(sorted(glob("embeddings/*.safetensors")))`` restores
+    all of them (the stock loader takes one token per file)."""
+    vectors = {t: v.detach().float().cpu().clone().contiguous() for t, v in vectors.items()}
+    save_file(vectors, str(Path(folder) / "learned_embeds.safetensors"))
+    (Path(folder) / "embeddings").mkdir(exist_ok=True)
+    for token, v in vectors.items():
+        save_file({token: v}, str(Path(folder) / "embeddings" / f"{token.strip('<>')}.safetensors"))
 
 
 def run_finetune(p: dict) -> Path:
@@ -119,7 +137,10 @@ def run_finetune(p: dict) -> Path:
     classes, superclass = split["classes"], ft["superclass"] or split["superclass"]
 
     # --- class tokens (textual inversion) and LoRA adapters -------------------------------------
-    use_ti, use_lora = ft["mode"] in ("joint", "ti_only"), ft["mode"] in ("joint", "lora_only")
+    use_ti = ft["mode"] in ("joint", "ti_then_lora", "ti_only")
+    use_lora = ft["mode"] in ("joint", "ti_then_lora", "lora_only")
+    ti_steps = (ft["ti_steps"] if ft["ti_steps"] is not None else ft["steps"] // 2) \
+        if ft["mode"] == "ti_then_lora" else None
     tokens = [TOKEN_TEMPLATE.format(i) for i in range(len(classes))]
     token_ids = add_class_tokens(tokenizer, text_encoder, len(classes), ft["init_token"]) if use_ti else []
     groups = []
@@ -142,16 +163,36 @@ def run_finetune(p: dict) -> Path:
     names = tokens if use_ti else classes
     dataset = PromptedImages(split, split["train"], names, superclass, p["model"]["resolution"],
                              ft["center_crop"], ft["random_flip"])
-    sampler = RandomSampler(dataset, replacement=True, num_samples=ft["steps"] * ft["batch_size"],
-                            generator=torch.Generator().manual_seed(ft["seed"]))
-    loader = DataLoader(dataset, batch_size=ft["batch_size"], sampler=sampler, drop_last=True)
+    order = torch.randint(len(dataset), (ft["steps"] * ft["batch_size"],),
+                          generator=torch.Generator().manual_seed(ft["seed"])).tolist()
+    log, start, gen = [], time.time(), torch.Generator(device="cpu").manual_seed(ft["seed"] + 1)
+
+    # --- resume from the newest checkpoint, if a previous run was interrupted ----------------------
+    lora_named = {n: q for n, q in unet.named_parameters() if "lora" in n}
+    work, first = out.parent / f"{out.name}.work", 0
+    resumed = load_latest(work)
+    if resumed is not None:
+        tensors, state = resumed
+        with torch.no_grad():
+            for n, q in lora_named.items():
+                q.copy_(tensors[n])
+            if use_ti:
+                embedding.weight[token_ids] = tensors["embedding.rows"].to(device)
+        optimizer.load_state_dict(state["optimizer"])
+        restore_rng(state["rng"], gen)
+        first, log = state["step"], state["log"]
+        print(f"resuming the fine-tune from step {first} ({work})")
+    # its own generator: a DataLoader without one draws its base seed from the global RNG, which
+    # would shift the transforms' random stream of a resumed run
+    loader = DataLoader(dataset, batch_size=ft["batch_size"], sampler=order[first * ft["batch_size"]:],
+                        drop_last=True, generator=torch.Generator().manual_seed(ft["seed"] + 2))
 
     # --- train ------------------------------------------------------------------------------------
-    log, start, gen = [], time.time(), torch.Generator(device="cpu").manual_seed(ft["seed"] + 1)
     unet.train()
     text_encoder.train()
     with atomic_dir(out) as tmp:
-        for step, (pixels, prompts) in enumerate(tqdm(loader, desc="fine-tune", unit="step"), 1):
+        for step, (pixels, prompts) in enumerate(tqdm(loader, desc="fine-tune", unit="step", initial=first,
+                                                      total=ft["steps"]), first + 1):
             pixels = pixels.to(device)
             ids = tokenizer(list(prompts), padding="max_length", truncation=True,
                             max_length=tokenizer.model_max_length, return_tensors="pt").input_ids.to(device)
@@ -164,6 +205,9 @@ def run_finetune(p: dict) -> Path:
             pred = unet(noisy, t, text_encoder(ids)[0]).sample
             loss = F.mse_loss(pred.float(), noise.float())
             loss.backward()
+            if ti_steps is not None:  # ti_then_lora: one phase learns, the other's grads are dropped
+                for q in (groups[0]["params"] if step <= ti_steps else groups[1]["params"]):
+                    q.grad = None
             if use_lora:
                 torch.nn.utils.clip_grad_norm_(groups[0]["params"], ft["grad_clip"])
             optimizer.step()
@@ -172,6 +216,12 @@ def run_finetune(p: dict) -> Path:
                 with torch.no_grad():
                     embedding.weight[frozen_rows] = original[frozen_rows]
             log.append({"step": step, "loss": round(loss.item(), 6)})
+            if ft["checkpoint_every"] and step % ft["checkpoint_every"] == 0 and step < ft["steps"]:
+                named = dict(lora_named)
+                if use_ti:
+                    named["embedding.rows"] = embedding.weight[token_ids]
+                save_checkpoint(work, step, named, {"optimizer": optimizer.state_dict(), "step": step,
+                                                    "log": log, "rng": rng_state(gen)}, ft["checkpoint_limit"])
 
         # --- save in the formats diffusers loads, then publish the folder atomically ------------
         _save(tmp, unet, text_encoder, token_ids, tokens, use_lora)
@@ -181,7 +231,9 @@ def run_finetune(p: dict) -> Path:
             "tokens": tokens if use_ti else [], "prompt_template": PROMPT_TEMPLATE,
             "init_token": ft["init_token"], "base": p["model"]["base"]})
         artifacts.mark_done(tmp, {"steps": ft["steps"], "final_loss": log[-1]["loss"],
-                                  "seconds": round(time.time() - start, 1), "device": device})
+                                  "seconds": round(time.time() - start, 1), "device": device,
+                                  "resumed_from_step": first})
+    shutil.rmtree(work, ignore_errors=True)
     return out
 
 

@@ -11,7 +11,7 @@ from .data.registry import DATASET_NAMES as DATASETS
 
 STRATEGIES = ("none", "diff-mix", "diff-aug", "diff-gen", "real-mix", "real-aug", "real-gen",
               "ti-mix", "ti-aug")
-FINETUNE_MODES = ("joint", "ti_only", "lora_only")
+FINETUNE_MODES = ("joint", "ti_then_lora", "ti_only", "lora_only")
 BUNDLED_MODELS = ("tiny-sd",)
 SECTIONS = ("data", "model", "finetune", "synthesize", "train", "analyze")
 STAGES = ("finetune", "synthesize", "train", "analyze")
@@ -83,6 +83,10 @@ SCHEMA: dict[str, Any] = {
         "center_crop": F(False, "bool", "centre crop (else random crop) at model.resolution"),
         "superclass": F(None, "str", "prompt super-category (null: the dataset's)", nullable=True),
         "seed": F(42, "int", "fine-tune seed", low=0),
+        "ti_steps": F(None, "int", "ti_then_lora: steps of the token phase (null: half of steps)", low=1,
+                      nullable=True),
+        "checkpoint_every": F(500, "int", "save a resumable checkpoint every K steps (0: never)", low=0),
+        "checkpoint_limit": F(2, "int", "keep this many newest checkpoints", low=1),
     },
     "synthesize": {
         "strategy": F("diff-mix", "str", "synthesis strategy ('none' = real data only)",

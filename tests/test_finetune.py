@@ -61,3 +61,49 @@ def test_finished_finetune_is_not_redone(finetuned):
     p, out = finetuned
     stamp = (out / "done.json").stat().st_mtime_ns
     assert run_finetune(p) == out and (out / "done.json").stat().st_mtime_ns == stamp
+
+
+def _weights(out):
+    return {**load_file(str(out / "pytorch_lora_weights.safetensors")),
+            **load_file(str(out / "learned_embeds.safetensors"))}
+
+
+def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path, monkeypatch):
+    import diffmix_utils.finetune as finetune
+    from diffmix_utils.finetune_checkpoints import checkpoints
+    ft = {"steps": 6, "checkpoint_every": 2, "checkpoint_limit": 1}
+    whole = run_finetune(tiny_params(tmp_path / "a", finetune=ft))
+    p = tiny_params(tmp_path / "b", finetune=ft)
+    real_save = finetune.save_checkpoint
+
+    def killed_after_step_4(work, step, *args):
+        folder = real_save(work, step, *args)
+        if step == 4:
+            raise KeyboardInterrupt("simulated kill")
+        return folder
+    monkeypatch.setattr(finetune, "save_checkpoint", killed_after_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        run_finetune(p)
+    work = artifacts.finetune_dir(p).parent / f"{artifacts.finetune_dir(p).name}.work"
+    assert [c.name for c in checkpoints(work)] == ["checkpoint-4"]  # the limit removed checkpoint-2
+    assert not artifacts.finetune_dir(p).exists()  # nothing half-written is published
+    monkeypatch.setattr(finetune, "save_checkpoint", real_save)
+    out = run_finetune(p)
+    assert json.loads((out / "done.json").read_text())["resumed_from_step"] == 4 and not work.exists()
+    a, b = _weights(whole), _weights(out)
+    assert a.keys() == b.keys()
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+
+def test_ti_then_lora_trains_tokens_first_then_lora(tmp_path):
+    p = tiny_params(tmp_path, finetune={"mode": "ti_then_lora", "steps": 4, "ti_steps": 4})
+    out = run_finetune(p)  # only the token phase ran: LoRA B matrices are still their zero init
+    lora = load_file(str(out / "pytorch_lora_weights.safetensors"))
+    assert all(v.abs().max() == 0 for k, v in lora.items() if "lora_B" in k or "lora.up" in k)
+    p2 = tiny_params(tmp_path, finetune={"mode": "ti_then_lora", "steps": 6, "ti_steps": 4})
+    out2 = run_finetune(p2)
+    lora2 = load_file(str(out2 / "pytorch_lora_weights.safetensors"))
+    assert any(v.abs().max() > 0 for k, v in lora2.items() if "lora_B" in k or "lora.up" in k)
+    emb = load_file(str(out / "learned_embeds.safetensors"))
+    emb2 = load_file(str(out2 / "learned_embeds.safetensors"))
+    assert all(torch.equal(emb[k], emb2[k]) for k in emb)  # the LoRA phase kept the tokens
