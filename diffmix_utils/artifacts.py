@@ -117,10 +117,13 @@ def stage_folders(p: dict, stage: str) -> list[Path | None]:
 
 
 def write_manifest(path: Path, rows: list[dict]) -> Path:
-    """Write synthesis task rows (plan.csv or manifest.csv) with the contract's columns."""
+    """Write synthesis task rows (plan.csv or manifest.csv) with the contract's columns, plus
+    ``score,kept`` once a filter has scored them."""
+    columns = MANIFEST_COLUMNS + (["score", "kept"] if rows and "kept" in rows[0] else [])
+
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
+            w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
     return atomic_write(path, write)
@@ -134,6 +137,8 @@ def read_manifest(folder: Path) -> list[dict]:
         for k in ("task", "source_class", "target_class", "source_index", "seed"):
             r[k] = int(r[k])
         r["strength"] = float(r["strength"])
+        if "kept" in r:
+            r["score"], r["kept"] = float(r["score"]), int(r["kept"])
     return rows
 
 

@@ -52,7 +52,8 @@ def _synthetic_rows(p: dict) -> tuple[list[dict], Path | None]:
         return [], None
     if not artifacts.is_done(folder):
         raise FileNotFoundError(f"the synthetic pool {folder} is not complete: run the synthesize stage first")
-    return limit_targets(artifacts.read_manifest(folder), p["train"]["target_classes_per_source"], p["seed"]), folder
+    kept = [r for r in artifacts.read_manifest(folder) if r.get("kept", 1)]  # a filter's rejects stay on disk
+    return limit_targets(kept, p["train"]["target_classes_per_source"], p["seed"]), folder
 
 
 def _seed_epoch(seed: int, epoch: int) -> None:
@@ -154,7 +155,8 @@ def run_training(p: dict) -> Path:
     result = summarize(metrics)
     result.update({"member": p.get("member", "main"), "strategy": p["synthesize"]["strategy"],
                    "strength": p["synthesize"]["strength"], "seed": p["seed"], "p": tr["p"],
-                   "gamma": tr["gamma"], "backbone": tr["backbone"], "num_train": len(split["train"]),
+                   "gamma": tr["gamma"], "backbone": tr["backbone"], "image_size": tr["image_size"],
+                   "num_train": len(split["train"]),
                    "num_synthetic": len(synthetic), "loss": tr["loss"], "reweight": tr["reweight"],
                    "mixup": tr["mixup"], "cutmix": tr["cutmix"], "cmo": tr["cmo"],
                    "skipped_images": max(m.get("skipped_images", 0) for m in metrics)})
