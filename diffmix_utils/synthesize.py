@@ -68,7 +68,8 @@ def make_batches(tasks: list[dict], batch_size: int) -> list[list[dict]]:
     return batches
 
 
-def _load_pipe(p: dict, strategy, device: str):
+def load_strategy_pipeline(p: dict, strategy, device: str):
+    """The pipeline a strategy needs (fine-tuned, tokens only, or base) and whether it has the tokens."""
     kind = "img2img" if strategy.img2img else "txt2img"
     pipe = load_pipeline(p["model"]["base"], artifacts.store(p), kind, device)
     tokens = []
@@ -98,7 +99,7 @@ def run_synthesis(p: dict) -> Path | None:
     device = pick_device(p["device"])
     start, res = time.time(), p["model"]["resolution"]
     if todo:
-        pipe, with_tokens = _load_pipe(p, strategy, device)
+        pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
         superclass = p["finetune"]["superclass"] or split["superclass"]
         names = split["classes"]
         bar = tqdm(total=sum(map(len, todo)), desc=f"synthesize {strategy.name}", unit="img")

@@ -1,4 +1,4 @@
-"""Write the kit's four notebooks: title cell, `parameters` cell (the schema's defaults), calls.
+"""Write the kit's notebooks (the four stages and the explorer): title cell, `parameters` cell (the schema's defaults), calls.
 
     python tools/sync_notebooks.py          # rewrite notebooks/*.ipynb (no outputs)
     python tools/sync_notebooks.py --check  # exit 1 if a committed notebook differs
@@ -52,6 +52,12 @@ NOTEBOOKS = {
          "        display(Image(filename=str(f)))\n"
          "    elif f.name == 'results.md':\n"
          "        display(Markdown(f.read_text()))"]),
+    "explore.ipynb": (
+        "# Explore: translations one at a time\n"
+        "Pick a real image, a target class, a strength and a strategy, and see the translation "
+        "beside the source (same pipeline, prompt and seeding as the synthesis stage). Run "
+        "`01_finetune` first for the diff-* and ti-* strategies.",
+        ["from diffmix_utils import widgets\nwidgets.explorer(P)"]),
 }
 
 
