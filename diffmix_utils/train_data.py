@@ -53,6 +53,10 @@ class RealWithSynthetic(Dataset):
         self.p, self.gamma, self.kappa, self.seed, self.epoch = p, gamma, kappa, seed, 0
         self.num_classes = len(split["classes"])
         self.skip_bad = skip_bad_images
+        # per-row paths and soft labels computed once: the synthetic path costs no more than a decode
+        self.syn_paths = [str(Path(synthetic_root) / r["path"]) for r in self.synthetic]
+        self.syn_labels = [soft_label(r["source_class"], r["target_class"], r["strength"], self.num_classes,
+                                      gamma, kappa) for r in self.synthetic]
         self.by_target, self.target_prob = None, None
         if sampling == "tail" and self.synthetic:
             self.by_target = {}
@@ -69,13 +73,14 @@ class RealWithSynthetic(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def _draw_synthetic(self, rng: np.random.Generator) -> dict:
+    def _draw_synthetic(self, rng: np.random.Generator) -> int:
+        """Index of a synthetic row: uniform, or tail-weighted by target class."""
         if self.by_target is None:
-            return self.synthetic[int(rng.integers(len(self.synthetic)))]
+            return int(rng.integers(len(self.synthetic)))
         rows = self.by_target[self.targets[int(rng.choice(len(self.targets), p=self.target_prob))]]
-        return self.synthetic[rows[int(rng.integers(len(rows)))]]
+        return rows[int(rng.integers(len(rows)))]
 
-    def _open(self, path: Path) -> Image.Image | None:
+    def _open(self, path: Path | str) -> Image.Image | None:
         try:
             with Image.open(path) as im:
                 return im.convert("RGB")
@@ -101,11 +106,9 @@ class RealWithSynthetic(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         skipped = 0
         if self.synthetic and rng.random() < self.p:
-            row = self._draw_synthetic(rng)
-            image = self._open(self.root / row["path"])
+            r = self._draw_synthetic(rng)
+            image = self._open(self.syn_paths[r])
             if image is not None:
-                y = soft_label(row["source_class"], row["target_class"], row["strength"],
-                               self.num_classes, self.gamma, self.kappa)
-                return self.transform(image), y, 1, skipped
+                return self.transform(image), self.syn_labels[r].clone(), 1, skipped
             skipped = 1
         return self._real(i, skipped)

@@ -98,7 +98,7 @@ def test_replacement_rate_and_tail_weighted_sampling(tmp_path):
             rng = np.random.default_rng([0, epoch, i])
             if rng.random() < 0.3:
                 rng_hits += 1
-                targets[ds._draw_synthetic(rng)["target_class"]] += 1
+                targets[rows[ds._draw_synthetic(rng)]["target_class"]] += 1
     assert rng_hits / 4800 == pytest.approx(0.3, abs=0.02)
     w = np.array([1 / 9, 1 / 4, 1 / 2])
     assert [targets[c] / sum(targets.values()) for c in range(3)] == pytest.approx(w / w.sum(), abs=0.03)
