@@ -1,4 +1,4 @@
-"""Write the kit's notebooks (the four stages and the explorer): title cell, `parameters` cell (the schema's defaults), calls.
+"""Write the kit's notebooks (four stages, explorer): title, `parameters` cell (schema defaults), calls.
 
     python tools/sync_notebooks.py          # rewrite notebooks/*.ipynb (no outputs)
     python tools/sync_notebooks.py --check  # exit 1 if a committed notebook differs
