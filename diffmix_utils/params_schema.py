@@ -100,6 +100,8 @@ SCHEMA: dict[str, Any] = {
         "guidance": F(7.5, "float", "classifier-free guidance scale", low=0.0),
         "batch_size": F(16, "int", "images per pipeline call", low=1),
         "seed": F(0, "int", "synthesis seed; image seed = f(seed, task index)", low=0),
+        "num_processes": F(1, "int", "worker processes sharing the batches (images identical for any number)",
+                           low=1),
     },
     "train": {
         "backbone": F("resnet18", "str", "timm model name"),

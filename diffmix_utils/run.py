@@ -75,9 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", choices=params.STAGES, help="run only this stage (repeatable)")
     ap.add_argument("--plan", action="store_true", help="print the work this file implies and exit")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
+    ap.add_argument("--num-processes", type=int, metavar="N",
+                    help="synthesis worker processes (= --set synthesize.num_processes=N)")
     args = ap.parse_args(argv)
     try:
-        p = params.load(args.params_file, parse_overrides(args.set))
+        overrides = parse_overrides(args.set)
+        if args.num_processes is not None:
+            overrides["synthesize.num_processes"] = args.num_processes
+        p = params.load(args.params_file, overrides)
     except params.ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

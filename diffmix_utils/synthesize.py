@@ -9,9 +9,19 @@ images do not depend on how batches are scheduled or on the resume history.
 
 Each image is written atomically, so a rerun after ``kill -9`` skips finished batches and ends
 with exactly the files an uninterrupted run writes; ``manifest.csv`` and ``done.json`` come last.
+
+``synthesize.num_processes`` N > 1 spreads the fixed batches over N worker processes (batch b goes
+to worker b mod N; on GPUs worker k uses ``cuda:k``), so the images are byte-identical for any N.
+Under ``accelerate launch -m diffmix_utils.synthesize params.yaml`` the launched processes shard
+the same way and the main process writes the manifest.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +33,7 @@ from . import artifacts
 from .data import ensure_split, open_image
 from .models.base import apply_finetune, load_pipeline, pick_device
 from .strategies import get_strategy
+
 
 def task_seed(seed: int, task: int) -> int:
     """The image seed of a task: a pure function of (synthesis seed, task index)."""
@@ -83,47 +94,88 @@ def load_strategy_pipeline(p: dict, strategy, device: str):
     return pipe, bool(tokens)
 
 
+def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device: str, desc: str) -> int:
+    """Run the batches whose images are not all on disk yet; returns the number of images made."""
+    todo = [b for b in batches if not all((out / t["path"]).is_file() for t in b)]
+    if not todo:
+        return 0
+    syn, res, strategy = p["synthesize"], p["model"]["resolution"], get_strategy(p["synthesize"]["strategy"])
+    pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
+    superclass = p["finetune"]["superclass"] or split["superclass"]
+    bar = tqdm(total=sum(map(len, todo)), desc=desc, unit="img")
+    for batch in todo:
+        prompts = [strategy.prompt(t["target_class"], split["classes"], superclass, with_tokens) for t in batch]
+        common = dict(prompt=prompts, num_inference_steps=syn["steps"], guidance_scale=syn["guidance"],
+                      generator=[torch.Generator().manual_seed(t["seed"]) for t in batch])
+        if strategy.img2img:
+            sources = [open_image(split, t["source_index"]) for t in batch]
+            images = pipe(image=[s.resize((res, res), resample=3) for s in sources],
+                          strength=batch[0]["strength"], **common).images
+            images = [im.resize(s.size, resample=3) for im, s in zip(images, sources)]
+        else:
+            images = pipe(height=res, width=res, **common).images
+        for t, im in zip(batch, images):
+            artifacts.atomic_write(out / t["path"], lambda tmp, im=im: im.save(tmp, format="PNG"))
+        bar.update(len(batch))
+    bar.close()
+    return sum(map(len, todo))
+
+
+def _prepare(p: dict) -> tuple[Path, dict, list[dict], list[list[dict]]]:
+    out = artifacts.synthesis_dir(p)
+    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    tasks = plan_tasks(p, split)
+    return out, split, tasks, make_batches(tasks, p["synthesize"]["batch_size"])
+
+
+def run_shard(p: dict, index: int, count: int, device: str | None = None) -> int:
+    """Worker ``index`` of ``count``: make the images of batches index, index + count, ..."""
+    out, split, _, batches = _prepare(p)
+    if device is None:
+        device = pick_device(p["device"])
+        if device == "cuda" and torch.cuda.device_count() > 1:
+            device = f"cuda:{index % torch.cuda.device_count()}"
+    # on CPU every worker keeps torch's default thread count: fewer threads change the float
+    # reduction order, and then the images would differ in the last bits between 1 and N processes
+    return _generate(p, out, split, batches[index::count], device, f"synthesize shard {index + 1}/{count}")
+
+
+def _run_workers(p: dict, count: int) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(p, fh)
+    try:
+        procs = [subprocess.Popen([sys.executable, "-m", "diffmix_utils.synthesize", "--member-json", fh.name,
+                                   "--shard", str(k), str(count)]) for k in range(count)]
+        failed = [k for k, proc in enumerate(procs) if proc.wait() != 0]
+    finally:
+        os.unlink(fh.name)
+    if failed:
+        raise RuntimeError(f"synthesis workers {failed} of {count} failed (see their output above); "
+                           "rerun to continue: finished images are kept")
+
+
 def run_synthesis(p: dict) -> Path | None:
     """Make the synthetic pool of ``p``; returns its folder (None for strategy 'none')."""
     out = artifacts.synthesis_dir(p)
     if out is None or artifacts.is_done(out):
         print("synthesis: nothing to do" if out is None else f"synthesis already complete: {out}")
         return out
-    syn, store = p["synthesize"], artifacts.store(p)
-    split = ensure_split(artifacts.split_path(p), p["data"], store / "datasets")
-    strategy = get_strategy(syn["strategy"])
-    tasks = plan_tasks(p, split)
+    out, split, tasks, batches = _prepare(p)
     artifacts.write_manifest(out / "plan.csv", tasks)
-    batches = make_batches(tasks, syn["batch_size"])
-    todo = [b for b in batches if not all((out / t["path"]).is_file() for t in b)]
-    device = pick_device(p["device"])
-    start, res = time.time(), p["model"]["resolution"]
-    if todo:
-        pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
-        superclass = p["finetune"]["superclass"] or split["superclass"]
-        names = split["classes"]
-        bar = tqdm(total=sum(map(len, todo)), desc=f"synthesize {strategy.name}", unit="img")
-        for batch in todo:
-            prompts = [strategy.prompt(t["target_class"], names, superclass, with_tokens) for t in batch]
-            generators = [torch.Generator().manual_seed(t["seed"]) for t in batch]
-            common = dict(prompt=prompts, num_inference_steps=syn["steps"],
-                          guidance_scale=syn["guidance"], generator=generators)
-            if strategy.img2img:
-                sources = [open_image(split, t["source_index"]) for t in batch]
-                images = pipe(image=[s.resize((res, res), resample=3) for s in sources],
-                              strength=batch[0]["strength"], **common).images
-                images = [im.resize(s.size, resample=3) for im, s in zip(images, sources)]
-            else:
-                images = pipe(height=res, width=res, **common).images
-            for t, im in zip(batch, images):
-                artifacts.atomic_write(out / t["path"], lambda tmp, im=im: im.save(tmp, format="PNG"))
-            bar.update(len(batch))
-        bar.close()
+    device, start, count = pick_device(p["device"]), time.time(), p["synthesize"]["num_processes"]
+    if count > 1:
+        _run_workers(p, count)
+        made = 0
+    else:
+        made = _generate(p, out, split, batches, device, f"synthesize {p['synthesize']['strategy']}")
+    missing = [t["path"] for t in tasks if not (out / t["path"]).is_file()]
+    if missing:
+        raise RuntimeError(f"{len(missing)} planned images are missing in {out}, e.g. {missing[0]}; rerun")
     artifacts.write_manifest(out / "manifest.csv", tasks)
-    artifacts.mark_done(out, {"images": len(tasks), "strategy": strategy.name, "device": device,
-                              "seconds_this_run": round(time.time() - start, 1),
-                              "images_per_second_this_run": round(
-                                  sum(map(len, todo)) / max(time.time() - start, 1e-9), 3)})
+    artifacts.mark_done(out, {"images": len(tasks), "strategy": p["synthesize"]["strategy"], "device": device,
+                              "processes": count, "seconds_this_run": round(time.time() - start, 1),
+                              "images_per_second_this_run": round(made / max(time.time() - start, 1e-9), 3)
+                              if count == 1 else None})
     return out
 
 
@@ -135,3 +187,37 @@ def expected_images(p: dict, num_train: int) -> int:
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
     return [run_synthesis(m) for m in artifacts.stage_jobs(p, "synthesize")]
+
+
+def main(argv=None) -> int:
+    """Workers and ``accelerate launch``: ``python -m diffmix_utils.synthesize params.yaml``."""
+    import argparse
+    from . import params
+    ap = argparse.ArgumentParser(description="Synthesis stage (sharded workers, or under accelerate launch).")
+    ap.add_argument("params_file", nargs="?")
+    ap.add_argument("--member-json", help="a resolved sweep member (written by the parent process)")
+    ap.add_argument("--shard", nargs=2, type=int, metavar=("INDEX", "COUNT"))
+    a = ap.parse_args(argv)
+    if a.member_json:
+        with open(a.member_json) as fh:
+            run_shard(json.load(fh), *a.shard)
+        return 0
+    p = params.load(a.params_file)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # accelerate launch / torchrun
+        from accelerate import PartialState
+        state = PartialState()
+        for member in artifacts.stage_jobs(p, "synthesize"):
+            if artifacts.synthesis_dir(member) is not None and not artifacts.is_done(artifacts.synthesis_dir(member)):
+                run_shard({**member, "synthesize": {**member["synthesize"], "num_processes": 1}},
+                          state.process_index, state.num_processes, str(state.device))
+            state.wait_for_everyone()
+            if state.is_main_process:
+                run_synthesis({**member, "synthesize": {**member["synthesize"], "num_processes": 1}})
+            state.wait_for_everyone()
+        return 0
+    run_stage(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -70,3 +70,17 @@ def test_synthesis_writes_the_manifest_and_resumes_to_identical_files(finetuned)
     assert run_synthesis(p) == out
     assert _hashes(out) == first and (out / "manifest.csv").read_bytes() == manifest
     assert not [f for f in out.rglob("*") if f.name.startswith(".")]  # no temp file left
+
+
+def test_images_and_manifest_are_identical_for_one_and_two_processes(tmp_path):
+    from diffmix_utils.synthesize import run_synthesis
+    runs = {}
+    for n in (1, 2):
+        p = tiny_params(tmp_path / f"n{n}", synthesize={"strategy": "real-mix", "num_processes": n, "batch_size": 3})
+        p = params.expand_sweep(p)[0]
+        out = run_synthesis(p)
+        files = sorted(f.relative_to(out) for f in (out / "images").rglob("*.png"))
+        runs[n] = (files, {f: (out / f).read_bytes() for f in files}, (out / "manifest.csv").read_text())
+    assert runs[1][0] == runs[2][0] and len(runs[1][0]) > 3
+    assert runs[1][1] == runs[2][1]  # byte-identical images
+    assert runs[1][2] == runs[2][2]
