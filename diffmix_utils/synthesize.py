@@ -12,8 +12,9 @@ with exactly the files an uninterrupted run writes; ``manifest.csv`` and ``done.
 
 ``synthesize.num_processes`` N > 1 spreads the fixed batches over N worker processes (batch b goes
 to worker b mod N; on GPUs worker k uses ``cuda:k``), so the images are byte-identical for any N.
-Under ``accelerate launch -m diffmix_utils.synthesize params.yaml`` the launched processes shard
-the same way and the main process writes the manifest.
+Under ``accelerate launch`` / ``torchrun ... -m diffmix_utils.synthesize params.yaml`` the launched
+processes shard the same way by ``RANK`` / ``WORLD_SIZE``, and rank 0 writes the manifest once all
+planned images are on disk.
 """
 from __future__ import annotations
 
@@ -154,6 +155,16 @@ def _run_workers(p: dict, count: int) -> None:
                            "rerun to continue: finished images are kept")
 
 
+def _wait_for_images(p: dict, out: Path, timeout_s: float = 24 * 3600) -> None:
+    """Rank 0 under a launcher: wait until the other ranks' images of the plan are all on disk."""
+    _, _, tasks, _ = _prepare(p)
+    deadline = time.time() + timeout_s
+    while not all((out / t["path"]).is_file() for t in tasks):
+        if time.time() > deadline:
+            raise TimeoutError(f"{out}: other ranks did not finish their images in {timeout_s:.0f} s")
+        time.sleep(2)
+
+
 def run_synthesis(p: dict) -> Path | None:
     """Make the synthetic pool of ``p``; returns its folder (None for strategy 'none')."""
     out = artifacts.synthesis_dir(p)
@@ -197,23 +208,27 @@ def main(argv=None) -> int:
     ap.add_argument("params_file", nargs="?")
     ap.add_argument("--member-json", help="a resolved sweep member (written by the parent process)")
     ap.add_argument("--shard", nargs=2, type=int, metavar=("INDEX", "COUNT"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
     a = ap.parse_args(argv)
     if a.member_json:
         with open(a.member_json) as fh:
             run_shard(json.load(fh), *a.shard)
         return 0
-    p = params.load(a.params_file)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # accelerate launch / torchrun
-        from accelerate import PartialState
-        state = PartialState()
+    from .run import parse_overrides
+    p = params.load(a.params_file, parse_overrides(a.set))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:  # accelerate launch / torchrun: shard by RANK; the rank-0 process writes the manifest
+        rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+        device = f"cuda:{local}" if pick_device(p["device"]) == "cuda" else "cpu"
         for member in artifacts.stage_jobs(p, "synthesize"):
-            if artifacts.synthesis_dir(member) is not None and not artifacts.is_done(artifacts.synthesis_dir(member)):
-                run_shard({**member, "synthesize": {**member["synthesize"], "num_processes": 1}},
-                          state.process_index, state.num_processes, str(state.device))
-            state.wait_for_everyone()
-            if state.is_main_process:
-                run_synthesis({**member, "synthesize": {**member["synthesize"], "num_processes": 1}})
-            state.wait_for_everyone()
+            member = {**member, "synthesize": {**member["synthesize"], "num_processes": 1}}
+            out = artifacts.synthesis_dir(member)
+            if out is None or artifacts.is_done(out):
+                continue
+            run_shard(member, rank, world, device)
+            if rank == 0:
+                _wait_for_images(member, out)
+                run_synthesis(member)
         return 0
     run_stage(p)
     return 0
