@@ -15,6 +15,16 @@ from .data import load_split
 
 REFERENCE_CSV = Path(__file__).parent / "assets" / "reference_results.csv"
 METRICS = ["val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best"]
+# reported where the data allow (Waterbirds-style groups, long-tail shot buckets), at the val-chosen epoch
+EXTRA_METRICS = {"test_worst_group_acc_at_best_val": "worst_group_acc", "test_many_acc_at_best_val": "many_acc",
+                 "test_medium_acc_at_best_val": "medium_acc", "test_few_acc_at_best_val": "few_acc"}
+
+
+def _extras(r: dict) -> dict:
+    """Worst-group, per-group (``group <name>``) and many/medium/few accuracies of one result."""
+    out = {name: r[key] for key, name in EXTRA_METRICS.items() if r.get(key) is not None}
+    out.update({f"group {g}": v for g, v in (r.get("test_group_acc_at_best_val") or {}).items()})
+    return out
 
 
 def collect_results(p: dict) -> pd.DataFrame:
@@ -30,7 +40,7 @@ def collect_results(p: dict) -> pd.DataFrame:
                      "strategy": m["synthesize"]["strategy"],
                      "strength": None if m["synthesize"]["strategy"] == "none" else m["synthesize"]["strength"],
                      "gamma": m["train"]["gamma"], "p": m["train"]["p"], "seed": m["seed"],
-                     **{k: r[k] for k in METRICS}, "train_dir": str(folder)})
+                     **{k: r[k] for k in METRICS}, **_extras(r), "train_dir": str(folder)})
     if missing:
         print(f"not yet trained (run the train stage): {', '.join(missing)}")
     if not rows:
@@ -39,13 +49,16 @@ def collect_results(p: dict) -> pd.DataFrame:
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std (over seeds) per (strategy, strength, gamma, p), accuracies in %."""
+    """Mean and std (over seeds) per (strategy, strength, gamma, p), accuracies in %; worst-group,
+    per-group and many/medium/few columns appear when the runs report them."""
     keys = ["dataset", "shots", "strategy", "strength", "gamma", "p"]
     df = results.copy()
-    for k in METRICS:
+    extra = [c for c in df.columns if c in EXTRA_METRICS.values() or c.startswith("group ")]
+    metrics = METRICS + extra
+    for k in metrics:
         df[k] = df[k].astype(float) * 100
     g = df.groupby(keys, dropna=False)
-    out = g[METRICS].mean().round(2)
+    out = g[metrics].mean().round(2)
     out = out.join(g["test_acc_at_best_val"].std(ddof=0).round(2).rename("test_acc_at_best_val_std"))
     out = out.join(g["seed"].count().rename("seeds")).reset_index()
     return out.sort_values(["strategy", "strength"], na_position="first").reset_index(drop=True)

@@ -68,3 +68,16 @@ def test_training_resumes_from_its_last_epoch(trained):
     run_training(longer)
     lines = [json.loads(x) for x in (out3 / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in lines] == [1, 2, 3] and lines[:2] == first
+
+
+def test_analysis_tables_carry_group_and_shot_accuracies():
+    import pandas as pd
+    from diffmix_utils.analysis import _extras, summarize
+    r = {"test_worst_group_acc_at_best_val": 0.5, "test_few_acc_at_best_val": 0.25,
+         "test_group_acc_at_best_val": {"waterbird/land": 0.5, "landbird/land": 1.0}}
+    base = {"dataset": "toybirds", "shots": None, "strategy": "none", "strength": None, "gamma": 0.5, "p": 0.0,
+            "val_acc": 0.9, "test_acc_at_best_val": 0.8, "test_acc_final": 0.8, "test_acc_best": 0.85}
+    rows = [{**base, "seed": s, **_extras(r)} for s in (0, 1)]
+    table = summarize(pd.DataFrame(rows))
+    assert table.loc[0, "worst_group_acc"] == 50.0 and table.loc[0, "few_acc"] == 25.0
+    assert table.loc[0, "group waterbird/land"] == 50.0 and table.loc[0, "seeds"] == 2
