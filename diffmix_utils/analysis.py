@@ -36,7 +36,8 @@ def collect_results(p: dict) -> pd.DataFrame:
             missing.append(m["member"])
             continue
         r = artifacts.read_json(folder / "result.json")
-        rows.append({"member": m["member"], "dataset": m["data"]["dataset"], "shots": m["data"]["shots"],
+        rows.append({"member": m["member"], "variant": m.get("variant"), "dataset": m["data"]["dataset"],
+                     "shots": m["data"]["shots"],
                      "strategy": m["synthesize"]["strategy"],
                      "strength": None if m["synthesize"]["strategy"] == "none" else m["synthesize"]["strength"],
                      "gamma": m["train"]["gamma"], "p": m["train"]["p"], "seed": m["seed"],
@@ -51,8 +52,10 @@ def collect_results(p: dict) -> pd.DataFrame:
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and std (over seeds) per (strategy, strength, gamma, p), accuracies in %; worst-group,
     per-group and many/medium/few columns appear when the runs report them."""
-    keys = ["dataset", "shots", "strategy", "strength", "gamma", "p"]
+    keys = ["variant", "dataset", "shots", "strategy", "strength", "gamma", "p"]
     df = results.copy()
+    if "variant" not in df:
+        df["variant"] = None
     extra = [c for c in df.columns if c in EXTRA_METRICS.values() or c.startswith("group ")]
     metrics = METRICS + extra
     for k in metrics:
@@ -61,7 +64,8 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     out = g[metrics].mean().round(2)
     out = out.join(g["test_acc_at_best_val"].std(ddof=0).round(2).rename("test_acc_at_best_val_std"))
     out = out.join(g["seed"].count().rename("seeds")).reset_index()
-    return out.sort_values(["strategy", "strength"], na_position="first").reset_index(drop=True)
+    out = out.sort_values(["variant", "strategy", "strength"], na_position="first").reset_index(drop=True)
+    return out if out["variant"].notna().any() else out.drop(columns=["variant"])
 
 
 def add_reference(summary: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import yaml
 
 from .data.common import resolve_options
 from .data.registry import LAYOUTS
+from .strategies import get_strategy
 from .params_schema import (BUNDLED_MODELS, DATASETS, FINETUNE_MODES, SCHEMA, SECTIONS, STAGES,  # noqa: F401
                             STRATEGIES, Field)
 
@@ -99,6 +100,10 @@ def check_value(key: str, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ParamsError(f"{key} = {value!r} must be a mapping")
         return value
+    if f.kind == "list":
+        if not isinstance(value, list):
+            raise ParamsError(f"{key} = {value!r} must be a list")
+        return value
     return _check_scalar(key, value, f, f.kind)
 
 
@@ -166,9 +171,31 @@ def resolve(raw: dict | None) -> dict:
         if not isinstance(values, list) or not values:
             raise ParamsError(f"sweep.{dotted} = {values!r} must be a non-empty list of values")
         p["sweep"][dotted] = [check_value(dotted, v) for v in values]
+    p["variants"] = _check_variants(p["variants"], set(p["sweep"]))
     for member in expand_sweep(p):
         _check_cross(member)
     return p
+
+
+def _check_variants(variants: list, swept: set) -> list[dict]:
+    """Each variant: a unique ``name`` and dotted keys (validated) that the sweep does not also set."""
+    out, names = [], set()
+    for i, v in enumerate(variants):
+        if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"]:
+            raise ParamsError(f"variants[{i}] = {v!r} must be a mapping with a non-empty 'name' and dotted keys")
+        if v["name"] in names:
+            raise ParamsError(f"variants[{i}].name = {v['name']!r} is used twice; names must be unique")
+        names.add(v["name"])
+        checked = {"name": v["name"]}
+        for dotted, value in v.items():
+            if dotted == "name":
+                continue
+            if dotted.split(".")[0] in ("sweep", "variants", "name") or dotted in swept:
+                raise ParamsError(f"variants[{i}] ({v['name']}) sets {dotted!r}, which a variant cannot set "
+                                  "(it is swept, or not a parameter)")
+            checked[dotted] = check_value(dotted, value)
+        out.append(checked)
+    return out
 
 
 def load(path: str | Path, overrides: dict | None = None) -> dict:
@@ -220,24 +247,33 @@ def _set(p: dict, dotted: str, value: Any) -> None:
 def expand_sweep(p: dict) -> list[dict]:
     """The runs of a sweep: the product of its lists, in key order, duplicates removed.
 
-    Each member is a full parameter dict without ``sweep`` and with ``member`` (a readable tag).
+    ``variants`` (named bundles of overrides) multiply the sweep: variants x product of the lists.
+    Each member is a full parameter dict without ``sweep``/``variants`` and with ``member`` (a
+    readable tag) and ``variant`` (its name or None); identical members are kept once.
     With ``synthesize.strategy: none`` the synthesis keys and ``train.p`` do not matter, so they
-    are reset: the baseline of a strength sweep is trained once, not once per strength.
+    are reset: the baseline of a strength sweep is trained once, not once per strength; likewise
+    the text-to-image strategies (diff-gen, real-gen) get s = 1 whatever the sweep says.
     """
     keys = list(p["sweep"])
     members, seen = [], set()
-    for combo in itertools.product(*(p["sweep"][k] for k in keys)) if keys else [()]:
-        m = copy.deepcopy({k: v for k, v in p.items() if k != "sweep"})
+    variants = p.get("variants") or [None]
+    for variant, combo in itertools.product(variants, itertools.product(*(p["sweep"][k] for k in keys))):
+        m = copy.deepcopy({k: v for k, v in p.items() if k not in ("sweep", "variants")})
+        for k, v in (variant or {}).items():
+            if k != "name":
+                _set(m, k, v)
         for k, v in zip(keys, combo):
             _set(m, k, v)
         if m["synthesize"]["strategy"] == "none":
             m["synthesize"] = {**defaults()["synthesize"], "strategy": "none"}
             m["train"]["p"] = 0.0
-        tag = ",".join(f"{k}={_get(m, k)}" for k in keys) or "main"
+        elif not get_strategy(m["synthesize"]["strategy"]).img2img:  # text-to-image: s does not apply
+            m["synthesize"].update(strength=1.0, strength_choices=None)
+        tag = ",".join(([f"variant={variant['name']}"] if variant else []) + [f"{k}={_get(m, k)}" for k in keys])
         ident = yaml.safe_dump(m, sort_keys=True)
         if ident not in seen:
             seen.add(ident)
-            m["member"] = tag
+            m["member"], m["variant"] = tag or "main", variant["name"] if variant else None
             members.append(m)
     return members
 

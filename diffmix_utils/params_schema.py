@@ -149,4 +149,6 @@ SCHEMA: dict[str, Any] = {
         "figures_dir": F("figures", "str", "figures go to <figures_dir>/<name>/"),
     },
     "sweep": F({}, "dict", "dotted key -> list of values; the runs are the product"),
+    "variants": F([], "list", "named bundles of dotted-key overrides ({name: ..., train.cutmix: 0.1, ...}); "
+                  "the runs are variants x sweep"),
 }

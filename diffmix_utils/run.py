@@ -45,9 +45,10 @@ def plan(p: dict) -> str:
         done = sum(artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in jobs)
         extra = ""
         if stage == "synthesize" and jobs:
-            extra = " (" + ", ".join(
-                f"{m['synthesize']['strategy']} s={m['synthesize']['strength']:g} x{m['synthesize']['multiplier']:g}"
-                for m in jobs) + " of |train|)"
+            pools = [f"{m['synthesize']['strategy']} s={m['synthesize']['strength']:g} "
+                     f"x{m['synthesize']['multiplier']:g}" for m in jobs]
+            more = f", ... {len(pools) - 8} more" if len(pools) > 8 else ""
+            extra = " (" + ", ".join(pools[:8]) + more + " of |train|)"
         lines.append(f"  {stage:<10} {len(jobs)} job(s), {done} already complete{extra}")
     return "\n".join(lines)
 

@@ -111,3 +111,26 @@ def test_paper_files_name_every_real_dataset_layout():
     from diffmix_utils.data import LAYOUTS
     named = {params.load(ROOT / "params" / n)["data"]["dataset"] for n in SHIPPED if n.startswith("paper/")}
     assert named >= set(LAYOUTS) - {"toybirds", "imagefolder", "hf"}
+
+
+def test_variants_multiply_the_sweep_and_are_validated():
+    p = params.resolve({"variants": [{"name": "1-shot", "data.shots": 1, "train.p": 0.5},
+                                     {"name": "cutmix", "synthesize.strategy": "none", "train.cutmix": 0.1}],
+                        "sweep": {"seed": [0, 1], "synthesize.strength": [0.3, 0.7]}})
+    members = params.expand_sweep(p)
+    tags = [m["member"] for m in members]
+    assert len(members) == 4 + 2  # 1-shot x 2 seeds x 2 strengths; cutmix baseline: strength collapses
+    assert "variant=1-shot,seed=0,synthesize.strength=0.3" in tags
+    one = next(m for m in members if m["variant"] == "1-shot")
+    assert one["data"]["shots"] == 1 and one["train"]["p"] == 0.5
+    cut = [m for m in members if m["variant"] == "cutmix"]
+    assert all(m["train"]["cutmix"] == 0.1 and m["train"]["p"] == 0.0 for m in cut)
+    gen = params.expand_sweep(params.resolve({"sweep": {"synthesize.strategy": ["diff-gen"],
+                                                        "synthesize.strength": [0.3, 0.7]}}))
+    assert len(gen) == 1 and gen[0]["synthesize"]["strength"] == 1.0  # text-to-image: s does not apply
+    for bad, words in [([{"data.shots": 1}], "non-empty 'name'"),
+                       ([{"name": "a"}, {"name": "a"}], "used twice"),
+                       ([{"name": "a", "seed": 1}], "sets 'seed'"),
+                       ([{"name": "a", "train.p": 2.0}], "train.p = 2.0 is out of range")]:
+        with pytest.raises(params.ParamsError, match=words):
+            params.resolve({"variants": bad, "sweep": {"seed": [0]}})
