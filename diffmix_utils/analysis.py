@@ -119,6 +119,13 @@ def run_analysis(p: dict) -> list[Path]:
     if done:
         split = load_split(artifacts.split_path(p))
         written += figures.translation_grid(split, done, out / "translations", fmt, dpi)
+    from .strategies import get_strategy
+    img2img = [m for m in params.expand_sweep(p) if m["synthesize"]["strategy"] != "none"
+               and get_strategy(m["synthesize"]["strategy"]).img2img
+               and (not get_strategy(m["synthesize"]["strategy"]).needs_finetune
+                    or artifacts.is_done(artifacts.finetune_dir(m)))]
+    if img2img:  # made on demand with the run's model: 6 strengths x 4 sources
+        written += figures.progressive_translation(img2img[0], out / "progressive_translation", fmt, dpi)
     artifacts.write_json(artifacts.run_dir(p) / "analyze-done.json", {"train_keys": artifacts.analyzed_keys(p)})
     for f in written:
         print(f)

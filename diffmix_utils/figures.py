@@ -88,3 +88,42 @@ def translation_grid(split: dict, pools: list[Path], base: Path, formats: list[s
                                                       fontsize=7)
     fig.suptitle("source class → target class", fontsize=8)
     return save(fig, base, formats, dpi)
+
+
+PROGRESSIVE_STRENGTHS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+
+
+def progressive_translation(p: dict, base: Path, formats: list[str], dpi: int, sources: int = 4) -> list[Path]:
+    """One row per source image (distinct classes, held-out test split), translated toward the next
+    class at s = 0.1 ... 1.0 with the run's img2img strategy, made on demand (the paper's Fig. 1)."""
+    from .widgets import Explorer
+    explorer = Explorer(p)
+    split, strategy = explorer.split, p["synthesize"]["strategy"]
+    picked, seen = [], set()
+    for i in split["test"]:
+        label = split["items"][i]["label"]
+        if label not in seen:
+            seen.add(label)
+            picked.append(i)
+        if len(picked) == sources:
+            break
+    classes = len(split["classes"])
+    # img2img runs int(steps * s) denoising steps: strengths that would run none are left out
+    strengths = [s for s in PROGRESSIVE_STRENGTHS if int(p["synthesize"]["steps"] * s) >= 1]
+    fig, axes = plt.subplots(len(picked), 1 + len(strengths),
+                             figsize=(1.3 * (1 + len(strengths)), 1.4 * len(picked)), squeeze=False)
+    for r, i in enumerate(picked):
+        source_class = split["items"][i]["label"]
+        target = (source_class + 1) % classes
+        axes[r, 0].imshow(open_image(split, i))
+        axes[r, 0].set_ylabel(f"{source_class}→{target}", fontsize=7)
+        for c, s in enumerate(strengths, 1):
+            axes[r, c].imshow(explorer.translate(i, target, s, strategy, seed=r)[1])
+            if r == 0:
+                axes[r, c].set_title(f"s={s:g}", fontsize=7)
+    axes[0, 0].set_title("source", fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{strategy}: progressive translation toward the next class", fontsize=8)
+    return save(fig, base, formats, dpi)

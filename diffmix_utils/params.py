@@ -130,6 +130,12 @@ def _check_cross(p: dict) -> None:
                           "such as runwayml/stable-diffusion-v1-5, or an existing local folder")
     if m["resolution"] % 8:
         raise ParamsError(f"model.resolution = {m['resolution']} is not valid; it must be a multiple of 8")
+    syn = p["synthesize"]
+    if syn["strategy"] != "none" and get_strategy(syn["strategy"]).img2img:
+        for s in syn["strength_choices"] or [syn["strength"]]:
+            if int(syn["steps"] * s) < 1:
+                raise ParamsError(f"synthesize.strength = {s} with synthesize.steps = {syn['steps']} runs no "
+                                  f"denoising step (img2img runs int(steps * strength)); use steps >= {int(1 / s) + 1}")
     t = p["train"]
     if t["shot_thresholds"] is not None and (len(t["shot_thresholds"]) != 2
                                              or t["shot_thresholds"][0] < t["shot_thresholds"][1]):

@@ -134,3 +134,9 @@ def test_variants_multiply_the_sweep_and_are_validated():
                        ([{"name": "a", "train.p": 2.0}], "train.p = 2.0 is out of range")]:
         with pytest.raises(params.ParamsError, match=words):
             params.resolve({"variants": bad, "sweep": {"seed": [0]}})
+
+
+def test_img2img_strength_must_give_at_least_one_denoising_step():
+    with pytest.raises(params.ParamsError, match="synthesize.strength = 0.1 with synthesize.steps = 4 runs no"):
+        params.resolve({"synthesize": {"strategy": "diff-aug", "steps": 4, "strength": 0.1}})
+    params.resolve({"synthesize": {"strategy": "diff-gen", "steps": 4, "strength": 0.1}})  # text-to-image: fine
