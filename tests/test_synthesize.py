@@ -36,13 +36,13 @@ def test_plan_is_a_pure_function_of_the_parameters(workdir):
     assert all(t["source_class"] == t["target_class"] for t in aug)
     gen = plan_tasks(tiny_params(workdir, synthesize={"strategy": "diff-gen"}), split)
     assert all(t["strength"] == 1.0 and t["source_index"] == -1 for t in gen)
-    uni = plan_tasks(tiny_params(workdir, synthesize={"strength_choices": [0.3, 0.9], "multiplier": 4.0}), split)
-    assert {t["strength"] for t in uni} == {0.3, 0.9}
+    uni = plan_tasks(tiny_params(workdir, synthesize={"strength_choices": [0.4, 0.9], "multiplier": 4.0}), split)
+    assert {t["strength"] for t in uni} == {0.4, 0.9}
     assert task_seed(0, 5) == a[5]["seed"] != a[6]["seed"]
 
 
 def test_batches_share_one_strength_and_keep_every_task(workdir):
-    p = tiny_params(workdir, synthesize={"strength_choices": [0.3, 0.5, 0.9], "multiplier": 3.0})
+    p = tiny_params(workdir, synthesize={"strength_choices": [0.4, 0.5, 0.9], "multiplier": 3.0})
     tasks = plan_tasks(p, _split(p))
     batches = make_batches(tasks, 5)
     assert all(len({t["strength"] for t in b}) == 1 and len(b) <= 5 for b in batches)
