@@ -10,16 +10,19 @@ process, and prints images/s and the synthetic path's cost relative to real only
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
+from functools import partial
 
 from torch.utils.data import DataLoader
 
 from diffmix_utils import artifacts, params
 from diffmix_utils.data import ensure_split
 from diffmix_utils.models.classifiers import classifier_transforms
+from diffmix_utils.train import synthetic_rows
 from diffmix_utils.train_data import RealWithSynthetic
+
+from _timing import alternate, report
 
 
 def main(argv=None) -> int:
@@ -35,27 +38,23 @@ def main(argv=None) -> int:
         return 1
     p, tr = members[0], members[0]["train"]
     split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
-    rows = artifacts.read_manifest(artifacts.synthesis_dir(p))
+    rows, root = synthetic_rows(p)  # the kept rows the training stage would use
     tf, _ = classifier_transforms(tr["image_size"])
     sets = {"real only": RealWithSynthetic(split, split["train"], tf),
-            f"p = {args.p}": RealWithSynthetic(split, split["train"], tf, rows, artifacts.synthesis_dir(p), args.p)}
-    # enough epochs per timing to last a moment on a small dataset
-    epochs = max(1, 2000 // len(split["train"]))
-    rates = {k: [] for k in sets}
-    for _ in range(args.repeats):
-        for name, ds in sets.items():
-            n = 0
-            start = time.perf_counter()
-            for epoch in range(epochs):
-                ds.set_epoch(epoch)
-                for x, *_ in DataLoader(ds, batch_size=tr["batch_size"], shuffle=True, num_workers=tr["num_workers"]):
-                    n += len(x)
-            rates[name].append(n / (time.perf_counter() - start))
-    real, syn = (statistics.median(v) for v in rates.values())
+            f"p = {args.p}": RealWithSynthetic(split, split["train"], tf, rows, root, args.p)}
+    epochs = max(1, 2000 // len(split["train"]))  # enough per timing to last a moment on a small dataset
+
+    def rate(ds) -> float:
+        n, start = 0, time.perf_counter()
+        for epoch in range(epochs):
+            ds.set_epoch(epoch)
+            for x, *_ in DataLoader(ds, batch_size=tr["batch_size"], shuffle=True, num_workers=tr["num_workers"]):
+                n += len(x)
+        return n / (time.perf_counter() - start)
+
     print(f"{len(split['train'])} real train images, {len(rows)} synthetic, {tr['image_size']} px, "
           f"batch {tr['batch_size']}, workers {tr['num_workers']}, {epochs} epochs x {args.repeats} repeats")
-    for name, v in rates.items():
-        print(f"  {name:10s} median {statistics.median(v):8.1f} img/s  (runs: {', '.join(f'{r:.0f}' for r in v)})")
+    real, syn = report(alternate({name: partial(rate, ds) for name, ds in sets.items()}, args.repeats))
     print(f"synthetic path cost: {100 * (1 - syn / real):+.1f} % of real-only throughput (target <= 5 %)")
     return 0
 

@@ -11,7 +11,6 @@ denoising steps). Prints images/s and the ratio. Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 
@@ -20,6 +19,8 @@ import torch
 from diffmix_utils import artifacts, params
 from diffmix_utils.data import ensure_split, open_image
 from diffmix_utils.models.base import load_pipeline, pick_device
+
+from _timing import alternate, report
 
 
 def run(pipe, images, prompts, strength, steps, guidance, batch):
@@ -49,15 +50,11 @@ def main(argv=None) -> int:
                f"{split['superclass']}" for i in idx]
     common = (syn["steps"], syn["guidance"])
     run(pipe, images[:4], prompts[:4], args.strength, *common, 4)  # warm-up
-    rates = {"kit (batched)": [], "reference (1 per call)": []}
-    for _ in range(args.repeats):
-        rates["kit (batched)"].append(run(pipe, images, prompts, args.strength, *common, syn["batch_size"]))
-        rates["reference (1 per call)"].append(run(pipe, images, prompts, args.strength, *common, 1))
-    kit, ref = (statistics.median(v) for v in rates.values())
     print(f"{p['model']['base']} at {res} px on {device}, {syn['steps']} steps, CFG {syn['guidance']}, "
           f"s = {args.strength}, {args.images} images x {args.repeats} repeats")
-    for name, v in rates.items():
-        print(f"  {name:24s} {statistics.median(v):7.2f} img/s  (runs: {', '.join(f'{r:.2f}' for r in v)})")
+    kit, ref = report(alternate({
+        "kit (batched)": lambda: run(pipe, images, prompts, args.strength, *common, syn["batch_size"]),
+        "reference (1 per call)": lambda: run(pipe, images, prompts, args.strength, *common, 1)}, args.repeats), 2)
     print(f"kit / reference: {kit / ref:.2f}x (target >= 3x)")
     print("kit cost per image across strengths (batched):")
     for s in (0.1, 0.3, 0.5, 0.7, 0.9, 1.0):

@@ -15,15 +15,15 @@ from PIL import Image
 
 from . import artifacts
 from .data import ensure_split, open_image, to_unit_tensor
-from .models.base import apply_finetune, load_pipeline, pick_device
+from .models.base import pick_device
 from .oracles import load_or_train_oracle
 from .strategies import get_strategy
+from .synthesize import load_strategy_pipeline, render_batch
 
 
-def _apply_finetune(pipe, ft) -> bool:
-    """Load whatever the fine-tune folder holds (LoRA and/or tokens); True if tokens were loaded."""
-    return bool(apply_finetune(pipe, ft, lora=(ft / "pytorch_lora_weights.safetensors").is_file(),
-                               embeddings=(ft / "learned_embeds.safetensors").is_file()))
+def _render(p: dict, split: dict, pipe, strategy, have_tokens: bool, tasks: list[dict], batch_size: int) -> list:
+    return [im for b in range(0, len(tasks), batch_size)
+            for im in render_batch(p, split, pipe, strategy, have_tokens, tasks[b:b + batch_size])]
 
 
 def _sources(split: dict, n: int, seed: int) -> tuple[list[int], list[int]]:
@@ -52,29 +52,24 @@ def measure(p: dict, strengths: list[float], num_sources: int = 100, gen_per_cla
     ft = artifacts.finetune_dir(p)
     if not artifacts.is_done(ft):
         raise FileNotFoundError(f"{ft} is not complete: fine-tune first")
-    device, res, syn = pick_device(p["device"]), p["model"]["resolution"], p["synthesize"]
+    device, syn = pick_device(p["device"]), p["synthesize"]
     oracle = load_or_train_oracle(store / "oracles", len(split["classes"]), p["data"]["image_size"],
                                   **(oracle_options or {}))
-    classes, superclass = split["classes"], p["finetune"]["superclass"] or split["superclass"]
+    classes = split["classes"]
     sources, targets = _sources(split, num_sources, syn["seed"])
     real = [open_image(split, i) for i in sources]
     labels = [split["items"][i]["label"] for i in sources]
     kinds = [split["items"][i]["background"] for i in sources]
     out = {"chance": 1 / len(classes), "oracle": oracle.info, "num_sources": len(sources), "rows": []}
 
-    pipe = load_pipeline(p["model"]["base"], store, "img2img", device)
-    have_tokens = _apply_finetune(pipe, ft)
+    mix = get_strategy("diff-mix")
+    pipe, have_tokens = load_strategy_pipeline(p, mix, device)
     out["vae_ceiling"] = vae_ceiling(pipe, real, oracle, labels)
     out["oracle_on_real"] = float(np.mean([a == b for a, b in zip(oracle.predict(real)[0], labels)]))
-    mix = get_strategy("diff-mix")
     for s in strengths:
-        images = []
-        for b in range(0, len(sources), batch_size):
-            idx = range(b, min(b + batch_size, len(sources)))
-            images += pipe(prompt=[mix.prompt(targets[i], classes, superclass, have_tokens) for i in idx],
-                           image=[real[i].resize((res, res), resample=3) for i in idx], strength=s,
-                           num_inference_steps=syn["steps"], guidance_scale=syn["guidance"],
-                           generator=[torch.Generator().manual_seed(syn["seed"] * 100003 + i) for i in idx]).images
+        tasks = [{"target_class": targets[i], "source_index": src, "strength": s, "seed": syn["seed"] * 100003 + i}
+                 for i, src in enumerate(sources)]
+        images = _render(p, split, pipe, mix, have_tokens, tasks, batch_size)
         pred, kind = oracle.predict(images)
         out["rows"].append({"strength": s,
                             "target_rate": float(np.mean([a == t for a, t in zip(pred, targets)])),
@@ -82,16 +77,12 @@ def measure(p: dict, strengths: list[float], num_sources: int = 100, gen_per_cla
                             "background_kept": float(np.mean([a == k for a, k in zip(kind, kinds)]))})
 
     del pipe
-    gen = load_pipeline(p["model"]["base"], store, "txt2img", device)
-    _apply_finetune(gen, ft)
+    gen_strategy = get_strategy("diff-gen")
+    gen, have_tokens = load_strategy_pipeline(p, gen_strategy, device)
     wanted = [c for c in range(len(classes)) for _ in range(gen_per_class)]
-    images = []
-    for b in range(0, len(wanted), batch_size):
-        chunk = wanted[b:b + batch_size]
-        images += gen(prompt=[get_strategy("diff-gen").prompt(c, classes, superclass, have_tokens) for c in chunk],
-                      height=res, width=res, num_inference_steps=syn["steps"], guidance_scale=syn["guidance"],
-                      generator=[torch.Generator().manual_seed(syn["seed"] * 7919 + b + j)
-                                 for j in range(len(chunk))]).images
+    tasks = [{"target_class": c, "source_index": -1, "strength": 1.0, "seed": syn["seed"] * 7919 + k}
+             for k, c in enumerate(wanted)]
+    images = _render(p, split, gen, gen_strategy, have_tokens, tasks, batch_size)
     out["text_to_image_acc"] = float(np.mean([a == c for a, c in zip(oracle.predict(images)[0], wanted)]))
     return out
 

@@ -9,10 +9,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from . import artifacts  # noqa: E402
-from .data import open_image  # noqa: E402
+from .data import open_image, read_image  # noqa: E402
 
 METRIC = "test_acc_at_best_val"
 GEN_STRATEGIES = {"diff-gen", "real-gen"}
@@ -75,8 +74,7 @@ def translation_grid(split: dict, pools: list[Path], base: Path, formats: list[s
         for r, (manifest, folder) in enumerate(rows):
             match = next((m for m in manifest if m["task"] == task["task"]), None)
             if match is not None:
-                with Image.open(folder / match["path"]) as im:
-                    axes[r0 + r, c].imshow(im.convert("RGB"))
+                axes[r0 + r, c].imshow(read_image(folder / match["path"]))
     for r in range(n_rows):
         for c in range(len(tasks)):
             axes[r, c].set_xticks([])

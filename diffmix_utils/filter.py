@@ -27,6 +27,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from . import artifacts
+from .data import read_image
 
 CAPTIONS = ("a photo with a {} on it", "a photo without a {} on it")
 
@@ -37,8 +38,7 @@ def _batches(rows: list[dict], size: int):
 
 
 def _open(folder: Path, row: dict) -> Image.Image:
-    with Image.open(folder / row["path"]) as im:
-        return im.convert("RGB")
+    return read_image(folder / row["path"])
 
 
 @torch.no_grad()

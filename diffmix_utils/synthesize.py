@@ -95,27 +95,32 @@ def load_strategy_pipeline(p: dict, strategy, device: str):
     return pipe, bool(tokens)
 
 
+def render_batch(p: dict, split: dict, pipe, strategy, with_tokens: bool, batch: list[dict]) -> list:
+    """One pipeline call for tasks that share a strength: each task's own prompt and seed; img2img
+    sources are resized to ``model.resolution`` and the results back to the source size."""
+    syn, res = p["synthesize"], p["model"]["resolution"]
+    superclass = p["finetune"]["superclass"] or split["superclass"]
+    prompts = [strategy.prompt(t["target_class"], split["classes"], superclass, with_tokens) for t in batch]
+    common = dict(prompt=prompts, num_inference_steps=syn["steps"], guidance_scale=syn["guidance"],
+                  generator=[torch.Generator().manual_seed(t["seed"]) for t in batch])
+    if not strategy.img2img:
+        return pipe(height=res, width=res, **common).images
+    sources = [open_image(split, t["source_index"]) for t in batch]
+    images = pipe(image=[s.resize((res, res), resample=3) for s in sources], strength=batch[0]["strength"],
+                  **common).images
+    return [im.resize(s.size, resample=3) for im, s in zip(images, sources)]
+
+
 def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device: str, desc: str) -> int:
     """Run the batches whose images are not all on disk yet; returns the number of images made."""
     todo = [b for b in batches if not all((out / t["path"]).is_file() for t in b)]
     if not todo:
         return 0
-    syn, res, strategy = p["synthesize"], p["model"]["resolution"], get_strategy(p["synthesize"]["strategy"])
+    strategy = get_strategy(p["synthesize"]["strategy"])
     pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
-    superclass = p["finetune"]["superclass"] or split["superclass"]
     bar = tqdm(total=sum(map(len, todo)), desc=desc, unit="img")
     for batch in todo:
-        prompts = [strategy.prompt(t["target_class"], split["classes"], superclass, with_tokens) for t in batch]
-        common = dict(prompt=prompts, num_inference_steps=syn["steps"], guidance_scale=syn["guidance"],
-                      generator=[torch.Generator().manual_seed(t["seed"]) for t in batch])
-        if strategy.img2img:
-            sources = [open_image(split, t["source_index"]) for t in batch]
-            images = pipe(image=[s.resize((res, res), resample=3) for s in sources],
-                          strength=batch[0]["strength"], **common).images
-            images = [im.resize(s.size, resample=3) for im, s in zip(images, sources)]
-        else:
-            images = pipe(height=res, width=res, **common).images
-        for t, im in zip(batch, images):
+        for t, im in zip(batch, render_batch(p, split, pipe, strategy, with_tokens, batch)):
             artifacts.atomic_write(out / t["path"], lambda tmp, im=im: im.save(tmp, format="PNG"))
         bar.update(len(batch))
     bar.close()

@@ -46,7 +46,8 @@ def warmup_cosine(total_steps: int, warmup_fraction: float):
     return factor
 
 
-def _synthetic_rows(p: dict) -> tuple[list[dict], Path | None]:
+def synthetic_rows(p: dict) -> tuple[list[dict], Path | None]:
+    """The synthetic pool rows training draws from (kept by the filter, K-limited) and their folder."""
     folder = artifacts.synthesis_dir(p)
     if folder is None or p["train"]["p"] == 0:
         return [], None
@@ -84,7 +85,7 @@ def run_training(p: dict) -> Path:
     device = pick_device(p["device"])
     torch.manual_seed(p["seed"])
     train_tf, eval_tf = classifier_transforms(tr["image_size"])
-    synthetic, root = _synthetic_rows(p)
+    synthetic, root = synthetic_rows(p)
     train_set = RealWithSynthetic(split, split["train"], train_tf, synthetic, root, tr["p"], tr["gamma"],
                                   tr["kappa"], p["seed"], tr["synthetic_sampling"], tr["skip_bad_images"])
     evals = {part: DataLoader(RealWithSynthetic(split, split[part], eval_tf), batch_size=tr["batch_size"],

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 
-from .data import DatasetError
+from .data import DatasetError, read_image
 from .data.splits import class_counts
 from .losses import soft_label
 
@@ -82,12 +82,11 @@ class RealWithSynthetic(Dataset):
 
     def _open(self, path: Path | str) -> Image.Image | None:
         try:
-            with Image.open(path) as im:
-                return im.convert("RGB")
-        except (UnidentifiedImageError, OSError) as exc:
+            return read_image(path)
+        except DatasetError as exc:
             if not self.skip_bad:
-                raise DatasetError(f"image {str(path)!r} cannot be read ({exc}); fix or remove it, or set "
-                                   "train.skip_bad_images: true to skip and count it") from None
+                raise DatasetError(f"{exc}; fix or remove it, or set train.skip_bad_images: true to skip "
+                                   "and count it") from None
             return None
 
     def _real(self, i: int, skipped: int):

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import io
 
-import torch
 from PIL import Image
 
 from . import artifacts
 from .data import ensure_split, open_image
 from .models.base import pick_device
 from .strategies import STRATEGIES, get_strategy
-from .synthesize import load_strategy_pipeline
+from .synthesize import load_strategy_pipeline, render_batch
 
 
 class Explorer:
@@ -34,20 +33,13 @@ class Explorer:
     def translate(self, source_index: int, target: int, strength: float, strategy: str = "diff-mix",
                   seed: int = 0) -> tuple[Image.Image, Image.Image]:
         """(source image, result) for one task; aug strategies ignore ``target`` (target = source)."""
-        strat, syn = get_strategy(strategy), self.p["synthesize"]
+        strat = get_strategy(strategy)
         source = open_image(self.split, source_index)
         label = self.split["items"][source_index]["label"]
-        target = target if strat.inter_class else label
+        task = {"target_class": target if strat.inter_class else label, "strength": strength, "seed": seed,
+                "source_index": source_index if strat.img2img else -1}
         pipe, with_tokens = self._pipe(strat)
-        superclass = self.p["finetune"]["superclass"] or self.split["superclass"]
-        res = self.p["model"]["resolution"]
-        common = dict(prompt=[strat.prompt(target, self.split["classes"], superclass, with_tokens)],
-                      num_inference_steps=syn["steps"], guidance_scale=syn["guidance"],
-                      generator=[torch.Generator().manual_seed(seed)])
-        if strat.img2img:
-            out = pipe(image=[source.resize((res, res), resample=3)], strength=strength, **common).images[0]
-        else:
-            out = pipe(height=res, width=res, **common).images[0]
+        out = render_batch(self.p, self.split, pipe, strat, with_tokens, [task])[0]
         return source, out.resize(source.size, resample=3)
 
     def widget(self):

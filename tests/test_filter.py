@@ -61,5 +61,5 @@ def test_classifier_filter_and_training_reads_only_kept_rows(pool, monkeypatch):
     assert summary["kept"] == len(artifacts.read_manifest(folder)) - summary["dropped"]
     from diffmix_utils import train
     monkeypatch.setattr(train.artifacts, "synthesis_dir", lambda _: folder)
-    rows, _ = train._synthetic_rows(p)
+    rows, _ = train.synthetic_rows(p)
     assert len(rows) == summary["kept"]

@@ -91,9 +91,8 @@ def to_unit_tensor(images: list[Image.Image], size: int | None = None, resample:
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def open_image(split: dict, index: int) -> Image.Image:
-    """The RGB image of item ``index`` of a split file."""
-    path = Path(split["root"]) / split["items"][index]["path"]
+def read_image(path: Path | str) -> Image.Image:
+    """An RGB image from disk, or one ``DatasetError`` naming the file."""
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
@@ -101,6 +100,11 @@ def open_image(split: dict, index: int) -> Image.Image:
         raise DatasetError(f"image {str(path)!r} cannot be read ({exc})") from None
 
 
+def open_image(split: dict, index: int) -> Image.Image:
+    """The RGB image of item ``index`` of a split file."""
+    return read_image(Path(split["root"]) / split["items"][index]["path"])
+
+
 __all__ = ["DATASET_NAMES", "LAYOUTS", "DatasetError", "DatasetIndex", "create_dataset", "verify_images",
-           "ensure_split", "load_split", "open_image", "to_unit_tensor",
+           "ensure_split", "load_split", "open_image", "read_image", "to_unit_tensor",
            "class_counts", "longtail_counts"]
