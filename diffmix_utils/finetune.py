@@ -29,11 +29,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
+from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 from tqdm.auto import tqdm
 
-from . import artifacts
+from . import artifacts, distributed
 from .atomic import atomic_dir
 from .data import ensure_split, open_image
 from .finetune_checkpoints import load_latest, restore_rng, rng_state, save_checkpoint
@@ -118,18 +119,36 @@ def save_embeddings(folder: Path, vectors: dict[str, torch.Tensor]) -> None:
 
 
 def run_finetune(p: dict) -> Path:
-    """Fine-tune the base model on the split's training images; returns the stage folder."""
+    """Fine-tune the base model on the split's training images; returns the stage folder.
+
+    With ``finetune.num_processes`` N > 1 on CUDA, N data-parallel processes are launched
+    (``distributed.launch``); under torchrun / ``accelerate launch`` this process is one rank."""
     out = artifacts.finetune_dir(p)
     if artifacts.is_done(out):
         print(f"fine-tune already complete: {out}")
         return out
     ft, store = p["finetune"], artifacts.store(p)
     split = ensure_split(artifacts.split_path(p), p["data"], store / "datasets")
-    device = pick_device(p["device"])
-    torch.manual_seed(ft["seed"])
+    work = out.parent / f"{out.name}.work"
+    count = distributed.wanted_processes(ft["num_processes"], pick_device(p["device"]), "finetune")
+    if count > 1:
+        distributed.launch("finetune", p, count, work)
+        if not artifacts.is_done(out):
+            raise RuntimeError(f"the {count}-process fine-tune ended without publishing {out}")
+        return out
+    _train(p, split, out, work)
+    return out
+
+
+def _train(p: dict, split: dict, out: Path, work: Path) -> None:
+    ft = p["finetune"]
+    acc = distributed.make_accelerator(pick_device(p["device"]), ft["mixed_precision"])
+    rank, world, device = acc.process_index, acc.num_processes, acc.device
+    local_batch = distributed.global_batch_share(ft["batch_size"], world, "finetune")
+    torch.manual_seed(ft["seed"] + 7919 * rank)  # random flips / crops: each rank its own draws
 
     # --- load tokenizer, text encoder, VAE, UNet and the DDPM noise schedule --------------------
-    c = load_components(p["model"]["base"], store)
+    c = load_components(p["model"]["base"], artifacts.store(p))
     tokenizer, text_encoder, vae, unet, noise_scheduler = (
         c["tokenizer"], c["text_encoder"], c["vae"], c["unet"], c["noise_scheduler"])
     for m in (text_encoder, vae, unet):
@@ -159,18 +178,10 @@ def run_finetune(p: dict) -> Path:
     if use_ti:
         original, frozen_rows = original.to(device), frozen_rows.to(device)
 
-    # --- data: the split file's training images, prompt with the class token (or name) ---------
-    names = tokens if use_ti else classes
-    dataset = PromptedImages(split, split["train"], names, superclass, p["model"]["resolution"],
-                             ft["center_crop"], ft["random_flip"])
-    order = torch.randint(len(dataset), (ft["steps"] * ft["batch_size"],),
-                          generator=torch.Generator().manual_seed(ft["seed"])).tolist()
-    log, start, gen = [], time.time(), torch.Generator(device="cpu").manual_seed(ft["seed"] + 1)
-
     # --- resume from the newest checkpoint, if a previous run was interrupted ----------------------
+    gen = torch.Generator(device="cpu").manual_seed(ft["seed"] + 1)  # latents, noise, timesteps
     lora_named = {n: q for n, q in unet.named_parameters() if "lora" in n}
-    work, first = out.parent / f"{out.name}.work", 0
-    resumed = load_latest(work)
+    first, log, resumed = 0, [], load_latest(work)
     if resumed is not None:
         tensors, state = resumed
         with torch.no_grad():
@@ -179,64 +190,92 @@ def run_finetune(p: dict) -> Path:
             if use_ti:
                 embedding.weight[token_ids] = tensors["embedding.rows"].to(device)
         optimizer.load_state_dict(state["optimizer"])
-        restore_rng(state["rng"], gen)
+        restore_rng(state["rng"], gen, rank)
         first, log = state["step"], state["log"]
-        print(f"resuming the fine-tune from step {first} ({work})")
+        print(f"rank {rank}: resuming the fine-tune from step {first} ({work})")
+    # DDP (and mixed precision) only around the modules that learn something
+    wrapped_unet = acc.prepare(unet) if use_lora else unet
+    wrapped_text = acc.prepare(text_encoder) if use_ti else text_encoder
+    optimizer = acc.prepare(optimizer)
+
+    # --- data: the split file's training images; the sample order is fixed up front --------------
+    names = tokens if use_ti else classes
+    dataset = PromptedImages(split, split["train"], names, superclass, p["model"]["resolution"],
+                             ft["center_crop"], ft["random_flip"])
+    order = torch.randint(len(dataset), (ft["steps"] * ft["batch_size"],),
+                          generator=torch.Generator().manual_seed(ft["seed"])).tolist()
+    mine = [order[s * ft["batch_size"] + rank * local_batch + k]  # this rank's slice of every batch
+            for s in range(first, ft["steps"]) for k in range(local_batch)]
     # its own generator: a DataLoader without one draws its base seed from the global RNG, which
     # would shift the transforms' random stream of a resumed run
-    loader = DataLoader(dataset, batch_size=ft["batch_size"], sampler=order[first * ft["batch_size"]:],
-                        drop_last=True, generator=torch.Generator().manual_seed(ft["seed"] + 2))
+    loader = DataLoader(dataset, batch_size=local_batch, sampler=mine, drop_last=True,
+                        generator=torch.Generator().manual_seed(ft["seed"] + 2))
+    mine_slice = slice(rank * local_batch, (rank + 1) * local_batch)
 
     # --- train ------------------------------------------------------------------------------------
     unet.train()
     text_encoder.train()
-    with atomic_dir(out) as tmp:
-        for step, (pixels, prompts) in enumerate(tqdm(loader, desc="fine-tune", unit="step", initial=first,
-                                                      total=ft["steps"]), first + 1):
-            pixels = pixels.to(device)
-            ids = tokenizer(list(prompts), padding="max_length", truncation=True,
-                            max_length=tokenizer.model_max_length, return_tensors="pt").input_ids.to(device)
+    start = time.time()
+    for step, (pixels, prompts) in enumerate(tqdm(loader, desc="fine-tune", unit="step", initial=first,
+                                                  total=ft["steps"], disable=not acc.is_main_process), first + 1):
+        pixels = pixels.to(device)
+        ids = tokenizer(list(prompts), padding="max_length", truncation=True,
+                        max_length=tokenizer.model_max_length, return_tensors="pt").input_ids.to(device)
+        with torch.no_grad():
+            dist = vae.encode(pixels).latent_dist
+            # every rank draws the whole batch's randomness and keeps its slice: N ranks = 1 process
+            shape = (ft["batch_size"], *dist.mean.shape[1:])
+            latents = dist.mean + dist.std * torch.randn(shape, generator=gen)[mine_slice].to(device)
+            latents = latents * vae.config.scaling_factor
+        noise = torch.randn(shape, generator=gen)[mine_slice].to(device)
+        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (ft["batch_size"],),
+                          generator=gen)[mine_slice].to(device)
+        noisy = noise_scheduler.add_noise(latents, noise, t)
+        pred = wrapped_unet(noisy, t, wrapped_text(ids)[0]).sample
+        loss = F.mse_loss(pred.float(), noise.float())
+        acc.backward(loss)
+        if ti_steps is not None:  # ti_then_lora: one phase learns, the other's grads are dropped
+            for q in (groups[0]["params"] if step <= ti_steps else groups[1]["params"]):
+                q.grad = None
+        if use_lora and (ti_steps is None or step > ti_steps):
+            acc.clip_grad_norm_(groups[0]["params"], ft["grad_clip"])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if use_ti:  # only the class-token rows learn
             with torch.no_grad():
-                latents = vae.encode(pixels).latent_dist.sample(generator=gen) * vae.config.scaling_factor
-            noise = torch.randn(latents.shape, generator=gen).to(device)
-            t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
-                              generator=gen).to(device)
-            noisy = noise_scheduler.add_noise(latents, noise, t)
-            pred = unet(noisy, t, text_encoder(ids)[0]).sample
-            loss = F.mse_loss(pred.float(), noise.float())
-            loss.backward()
-            if ti_steps is not None:  # ti_then_lora: one phase learns, the other's grads are dropped
-                for q in (groups[0]["params"] if step <= ti_steps else groups[1]["params"]):
-                    q.grad = None
-            if use_lora:
-                torch.nn.utils.clip_grad_norm_(groups[0]["params"], ft["grad_clip"])
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if use_ti:  # only the class-token rows learn
-                with torch.no_grad():
-                    embedding.weight[frozen_rows] = original[frozen_rows]
-            log.append({"step": step, "loss": round(loss.item(), 6)})
-            if ft["checkpoint_every"] and step % ft["checkpoint_every"] == 0 and step < ft["steps"]:
+                embedding.weight[frozen_rows] = original[frozen_rows]
+        log.append({"step": step, "loss": round(acc.reduce(loss.detach(), "mean").item(), 6)})
+        if ft["checkpoint_every"] and step % ft["checkpoint_every"] == 0 and step < ft["steps"]:
+            rngs = gather_object([rng_state(gen)]) if world > 1 else [rng_state(gen)]
+            if acc.is_main_process:
                 named = dict(lora_named)
                 if use_ti:
                     named["embedding.rows"] = embedding.weight[token_ids]
                 save_checkpoint(work, step, named, {"optimizer": optimizer.state_dict(), "step": step,
-                                                    "log": log, "rng": rng_state(gen)}, ft["checkpoint_limit"])
+                                                    "log": log, "rng": rngs}, ft["checkpoint_limit"])
+            acc.wait_for_everyone()
 
-        # --- save in the formats diffusers loads, then publish the folder atomically ------------
-        _save(tmp, unet, text_encoder, token_ids, tokens, use_lora)
-        (tmp / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
-        artifacts.write_json(tmp / "tokens.json", {
-            "mode": ft["mode"], "classes": classes, "superclass": superclass,
-            "tokens": tokens if use_ti else [], "prompt_template": PROMPT_TEMPLATE,
-            "init_token": ft["init_token"], "base": p["model"]["base"]})
-        artifacts.mark_done(tmp, {"steps": ft["steps"], "final_loss": log[-1]["loss"],
-                                  "seconds": round(time.time() - start, 1), "device": device,
-                                  "resumed_from_step": first})
-    shutil.rmtree(work, ignore_errors=True)
-    return out
+    # --- save in the formats diffusers loads, then publish the folder atomically ----------------
+    if acc.is_main_process:
+        with atomic_dir(out) as tmp:
+            _save(tmp, unet, text_encoder, token_ids, tokens, use_lora)
+            (tmp / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+            artifacts.write_json(tmp / "tokens.json", {
+                "mode": ft["mode"], "classes": classes, "superclass": superclass,
+                "tokens": tokens if use_ti else [], "prompt_template": PROMPT_TEMPLATE,
+                "init_token": ft["init_token"], "base": p["model"]["base"]})
+            artifacts.mark_done(tmp, {"steps": ft["steps"], "final_loss": log[-1]["loss"],
+                                      "seconds": round(time.time() - start, 1), "device": str(device),
+                                      "processes": world, "resumed_from_step": first})
+        shutil.rmtree(work, ignore_errors=True)
+    acc.wait_for_everyone()
 
 
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
     return [run_finetune(m) for m in artifacts.stage_jobs(p, "finetune")]
+
+
+if __name__ == "__main__":  # torchrun / accelerate launch: python -m diffmix_utils.finetune PARAMS
+    import sys
+    sys.exit(distributed.main_for("finetune", run_finetune))

@@ -4,8 +4,8 @@ A checkpoint is a folder ``<work>/checkpoint-<step>/`` (written atomically, so a
 leaves no partial checkpoint) holding
 - ``trainable.safetensors``: every trainable tensor by name (LoRA matrices; the class-token rows
   of the embedding as ``embedding.rows``);
-- ``state.pt``: the AdamW state, the step, the loss log and the RNG states (torch's global one,
-  which drives the image transforms, and the noise/timestep generator) -- tensors and plain
+- ``state.pt``: the AdamW state, the step, the loss log and, per process, the RNG states (torch's
+  global one, which drives the image transforms, and the noise/timestep generator) -- tensors and plain
   Python values only, loaded with ``torch.load(..., weights_only=True)``.
 The sample order is fixed up front from the seed, so a resumed run sees the batches the
 uninterrupted run would have seen and ends with the same weights.
@@ -56,6 +56,14 @@ def rng_state(generator: torch.Generator) -> dict:
     return {"torch": torch.get_rng_state(), "generator": generator.get_state()}
 
 
-def restore_rng(state: dict, generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    generator.set_state(state["generator"])
+def restore_rng(state: dict | list, generator: torch.Generator, rank: int = 0) -> None:
+    """Restore this rank's RNG states; ``state`` holds one entry per rank (older checkpoints: one dict).
+
+    The noise generator is shared (every rank draws the whole batch's noise); the global RNG, which
+    drives the random flips and crops, is per rank."""
+    states = state if isinstance(state, list) else [state]
+    if rank >= len(states):
+        raise RuntimeError(f"the checkpoint was written by {len(states)} process(es) and cannot resume "
+                           f"rank {rank}; resume with finetune.num_processes = {len(states)}")
+    torch.set_rng_state(states[rank]["torch"])
+    generator.set_state(states[rank]["generator"])

@@ -70,7 +70,7 @@ SCHEMA: dict[str, Any] = {
     "finetune": {
         "mode": F("joint", "str", "what is trained", choices=FINETUNE_MODES),
         "steps": F(60, "int", "optimizer steps", low=1),
-        "batch_size": F(4, "int", "images per step", low=1),
+        "batch_size": F(4, "int", "images per step, over all processes (reference: 2 per process)", low=1),
         "lr": F(5e-5, "float", "LoRA learning rate", low=0.0, low_open=True),
         "ti_lr": F(5e-5, "float", "class-token embedding learning rate", low=0.0, low_open=True),
         "weight_decay": F(1e-2, "float", "AdamW weight decay (both groups)", low=0.0),
@@ -87,6 +87,10 @@ SCHEMA: dict[str, Any] = {
                       nullable=True),
         "checkpoint_every": F(500, "int", "save a resumable checkpoint every K steps (0: never)", low=0),
         "checkpoint_limit": F(2, "int", "keep this many newest checkpoints", low=1),
+        "num_processes": F(1, "int", "data-parallel processes, one per GPU (batch_size is global; "
+                           "without CUDA: one process)", low=1),
+        "mixed_precision": F("fp16", "str", "on CUDA: autocast dtype of the fine-tune (CPU: fp32)",
+                             choices=("no", "fp16", "bf16")),
     },
     "synthesize": {
         "strategy": F("diff-mix", "str", "synthesis strategy ('none' = real data only)",
@@ -142,6 +146,9 @@ SCHEMA: dict[str, Any] = {
                              nullable=True),
         "skip_bad_images": F(False, "bool", "skip (and count) unreadable images instead of stopping"),
         "amp": F(True, "bool", "on CUDA: fp16 autocast with loss scaling and channels_last (ignored on CPU)"),
+        "num_processes": F(1, "int", "data-parallel processes, one per GPU (batch_size is global; "
+                           "without CUDA: one process)", low=1),
+        "model_kwargs": F({}, "dict", "extra timm.create_model arguments (e.g. img_size, drop_path_rate)"),
     },
     "analyze": {
         "formats": F(["png", "pdf"], "list[str]", "figure file formats", choices=("png", "pdf", "svg")),

@@ -4,6 +4,7 @@
     python -m diffmix_utils.run params/demo.yaml --only synthesize    # one stage (repeatable)
     python -m diffmix_utils.run params/demo.yaml --plan               # what it would do, no work
     python -m diffmix_utils.run params/demo.yaml --set train.epochs=5 # override a key
+    python -m diffmix_utils.run params/demo.yaml --num-processes 4    # 4 GPUs, data parallel
 
 Parameters are validated before anything is created: a bad file exits with code 2 and one line
 naming the key, the bad value and what is valid. Executed notebooks go to
@@ -77,12 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan", action="store_true", help="print the work this file implies and exit")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
     ap.add_argument("--num-processes", type=int, metavar="N",
-                    help="synthesis worker processes (= --set synthesize.num_processes=N)")
+                    help="processes per stage: data-parallel fine-tune and training (one per GPU) and "
+                         "synthesis workers (= --set {finetune,synthesize,train}.num_processes=N)")
     args = ap.parse_args(argv)
     try:
         overrides = parse_overrides(args.set)
         if args.num_processes is not None:
-            overrides["synthesize.num_processes"] = args.num_processes
+            for section in ("finetune", "synthesize", "train"):
+                overrides[f"{section}.num_processes"] = args.num_processes
         p = params.load(args.params_file, overrides)
     except params.ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)

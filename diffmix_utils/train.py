@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from torch.utils.data import DataLoader
+from accelerate.utils import gather_object
+from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from . import artifacts
+from . import artifacts, distributed
+from .distributed import split_evenly
 from .data import ensure_split
 from .data.splits import class_counts
 from .evaluation import breakdown, predict, shot_thresholds, summarize
@@ -57,16 +59,30 @@ def synthetic_rows(p: dict) -> tuple[list[dict], Path | None]:
     return limit_targets(kept, p["train"]["target_classes_per_source"], p["seed"]), folder
 
 
-def _seed_epoch(seed: int, epoch: int) -> None:
-    """Global RNGs (torchvision transforms, timm Mixup) from (seed, epoch): resumable runs match."""
-    torch.manual_seed(seed * 100003 + epoch)
-    np.random.seed((seed * 100003 + epoch) % 2**32)
+def _seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
+    """Global RNGs (timm Mixup / CutMix, CMO) from (seed, epoch, rank): resumable runs match."""
+    torch.manual_seed(seed * 100003 + epoch + 7919 * rank)
+    np.random.seed((seed * 100003 + epoch + 7919 * rank) % 2**32)
 
 
-def _evaluate(model, loaders: dict, split: dict, device: str, counts: list[int], thresholds) -> dict:
+def _global_batches(n: int, batch: int, seed: int, epoch: int, rank: int, world: int) -> list[list[int]]:
+    """This rank's share of every global batch of the epoch's shuffled order (the same order for any
+    number of processes); a last batch smaller than the number of processes is dropped."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch)).tolist()
+    batches = [order[k:k + batch] for k in range(0, n, batch)]
+    return [split_evenly(b, rank, world) for b in batches if len(b) >= world]
+
+
+def _evaluate(model, parts: dict, split: dict, acc, counts: list[int], thresholds) -> dict:
+    """Accuracy (and groups / shots) of each part; each process predicts a contiguous share."""
     row = {}
-    for part, loader in loaders.items():
-        pred, labels = predict(model, loader, device)
+    for part, (dataset, batch, workers) in parts.items():
+        share = split_evenly(list(range(len(dataset))), acc.process_index, acc.num_processes)
+        loader = DataLoader(Subset(dataset, share), batch_size=batch, num_workers=workers)
+        pred, labels = predict(model, loader, acc.device)
+        if acc.num_processes > 1:
+            pieces = gather_object([(pred, labels)])
+            pred, labels = np.concatenate([q for q, _ in pieces]), np.concatenate([t for _, t in pieces])
         result = breakdown(pred, labels, [split["items"][i] for i in split[part]], counts, thresholds)
         row[f"{part}_acc"] = round(result.pop("acc"), 5)
         if part == "test":
@@ -83,30 +99,41 @@ def run_training(p: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
     device = pick_device(p["device"])
+    count = distributed.wanted_processes(tr["num_processes"], device, "train")
+    if count > 1:
+        distributed.launch("train", p, count, out)
+        if not artifacts.is_done(out):
+            raise RuntimeError(f"the {count}-process training ended without publishing {out}")
+        return out
+    acc = distributed.make_accelerator(device, "fp16" if tr["amp"] else "no")
+    rank, world, device = acc.process_index, acc.num_processes, acc.device
+    distributed.global_batch_share(tr["batch_size"], world, "train")
     torch.manual_seed(p["seed"])
     train_tf, eval_tf = classifier_transforms(tr["image_size"])
     synthetic, root = synthetic_rows(p)
     train_set = RealWithSynthetic(split, split["train"], train_tf, synthetic, root, tr["p"], tr["gamma"],
                                   tr["kappa"], p["seed"], tr["synthetic_sampling"], tr["skip_bad_images"])
-    evals = {part: DataLoader(RealWithSynthetic(split, split[part], eval_tf), batch_size=tr["batch_size"],
-                              num_workers=tr["num_workers"]) for part in ("val", "test") if split[part]}
+    evals = {part: (RealWithSynthetic(split, split[part], eval_tf), tr["batch_size"], tr["num_workers"])
+             for part in ("val", "test") if split[part]}
     counts, num_classes = class_counts(split), len(split["classes"])
     thresholds = shot_thresholds(p["data"], tr["shot_thresholds"])
-    model = create_classifier(tr["backbone"], num_classes, tr["pretrained"]).to(device)
-    amp = tr["amp"] and device.startswith("cuda")  # fp16 autocast + loss scaling, channels_last
-    if amp:
+    model = create_classifier(tr["backbone"], num_classes, tr["pretrained"], tr["model_kwargs"]).to(device)
+    channels_last = tr["amp"] and device.type == "cuda"  # fp16 autocast + loss scaling by accelerate
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    if world > 1 and device.type == "cuda":  # batch statistics over the global batch, as one process
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=tr["lr"], momentum=tr["momentum"],
                                 weight_decay=tr["weight_decay"])
-    steps_per_epoch = math.ceil(len(train_set) / tr["batch_size"])
+    steps_per_epoch = len(_global_batches(len(train_set), tr["batch_size"], 0, 0, 0, world))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(tr["epochs"] * steps_per_epoch, tr["warmup_fraction"]))
     loss_fn = ClassifierLoss(tr["loss"], tr["label_smoothing"], counts).to(device)
     drw_epoch = {"none": None, "cb": 0, "drw": tr["drw_epoch"] if tr["drw_epoch"] is not None
                  else int(0.8 * tr["epochs"])}[tr["reweight"]]
     mixer = BatchMixer(tr["mixup"], tr["cutmix"], num_classes, tr["mix_alpha"])
-    cmo = MinorityCutMix(train_set, counts, tr["cmo"], tr["batch_size"], tr["epochs"], p["seed"]) if tr["cmo"] else None
+    cmo = (MinorityCutMix(train_set, counts, tr["cmo"], tr["batch_size"] // world, tr["epochs"],
+                          p["seed"] + 7919 * rank) if tr["cmo"] else None)
 
     # --- resume from the last finished epoch ------------------------------------------------------
     metrics, first_epoch = [], 0
@@ -117,42 +144,49 @@ def run_training(p: dict) -> Path:
         schedule.load_state_dict(state["schedule"])
         metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][:state["epoch"]]
         first_epoch = state["epoch"]
-        print(f"resuming {out} at epoch {first_epoch}")
+        print(f"rank {rank}: resuming {out} at epoch {first_epoch}")
+    wrapped, optimizer = acc.prepare(model, optimizer)  # DDP when world > 1; AMP on CUDA
 
     for epoch in tqdm(range(first_epoch, tr["epochs"]), desc="train", unit="epoch",
-                      initial=first_epoch, total=tr["epochs"]):
+                      initial=first_epoch, total=tr["epochs"], disable=not acc.is_main_process):
         start = time.time()
-        _seed_epoch(p["seed"], epoch)
-        model.train()
+        _seed_epoch(p["seed"], epoch, rank)
+        wrapped.train()
         train_set.set_epoch(epoch)
         loss_fn.set_weights(class_weights(counts, tr["reweight_beta"]).to(device)
                             if drw_epoch is not None and epoch >= drw_epoch else None)
-        loader = DataLoader(train_set, batch_size=tr["batch_size"], shuffle=True, num_workers=tr["num_workers"],
-                            generator=torch.Generator().manual_seed(p["seed"] * 100003 + epoch))
+        batches = _global_batches(len(train_set), tr["batch_size"], p["seed"], epoch, rank, world)
+        global_sizes = [len(b) for b in _global_batches(len(train_set), tr["batch_size"], p["seed"], epoch, 0, 1)
+                        if len(b) >= world]
+        loader = DataLoader(train_set, batch_sampler=batches, num_workers=tr["num_workers"])
         minority = cmo.batches(epoch) if cmo else None
-        total_loss = n = n_syn = skipped = 0
-        for x, y, is_syn, skip in loader:
+        totals = torch.zeros(4, dtype=torch.float64)  # loss sum, items, synthetic items, skipped images
+        for (x, y, is_syn, skip), global_size in zip(loader, global_sizes):
             x, y = x.to(device), y.to(device)
             if mixer:
                 x, y = mixer(x, y)
             if minority is not None:
                 x, y = cmo.mix(x, y, next(minority))
-            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                loss = loss_fn(model(x.contiguous(memory_format=torch.channels_last) if amp else x).float(), y)
+            loss = loss_fn(wrapped(x.contiguous(memory_format=torch.channels_last) if channels_last else x).float(), y)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            # DDP averages the ranks' gradients; weighting by share size makes that the global batch's mean
+            acc.backward(loss * (len(y) * world / global_size))
+            optimizer.step()
             schedule.step()
-            total_loss, n, n_syn = total_loss + loss.item() * len(y), n + len(y), n_syn + int(is_syn.sum())
-            skipped += int(skip.sum())
+            totals += torch.tensor([loss.item() * len(y), len(y), float(is_syn.sum()), float(skip.sum())],
+                                   dtype=torch.float64)
+        total_loss, n, n_syn, skipped = acc.reduce(totals.to(device), "sum").tolist() if world > 1 else totals.tolist()
         row = {"epoch": epoch + 1, "train_loss": round(total_loss / n, 5), "synthetic_fraction": round(n_syn / n, 4),
                "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - start, 2),
-               "skipped_images": skipped}
-        row.update(_evaluate(model, evals, split, device, counts, thresholds))
+               "skipped_images": int(skipped)}
+        row.update(_evaluate(model, evals, split, acc, counts, thresholds))
         metrics.append(row)
-        _checkpoint(out, model, optimizer, schedule, epoch + 1, metrics)
+        if acc.is_main_process:
+            _checkpoint(out, model, optimizer, schedule, epoch + 1, metrics)
+        acc.wait_for_everyone()
 
+    if not acc.is_main_process:
+        return out
     result = summarize(metrics)
     result.update({"member": p.get("member", "main"), "strategy": p["synthesize"]["strategy"],
                    "strength": p["synthesize"]["strength"], "seed": p["seed"], "p": tr["p"],
@@ -178,3 +212,8 @@ def _checkpoint(out: Path, model, optimizer, schedule, epoch: int, metrics: list
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
     return [run_training(m) for m in artifacts.stage_jobs(p, "train")]
+
+
+if __name__ == "__main__":  # torchrun / accelerate launch: python -m diffmix_utils.train PARAMS
+    import sys
+    sys.exit(distributed.main_for("train", run_training))

@@ -2,8 +2,9 @@
 synthetic one carrying its Diff-Mix soft label (spec C.2).
 
 Per epoch every real training index is visited once; with probability ``p`` (drawn from a
-generator seeded by (seed, epoch, index), so reruns and resumed runs match) a synthetic image is
-returned in its place. The synthetic draw is ``uniform`` over the kept manifest rows, or ``tail``:
+generator seeded by (seed, epoch, index), so reruns, resumed runs and any number of processes or
+workers match) a synthetic image is returned in its place; the random crop and flip are drawn
+from the same seed. The synthetic draw is ``uniform`` over the kept manifest rows, or ``tail``:
 first a target class c with p(c) ∝ 1/(n_c + 1) (n_c = real training count), then a uniform row of
 that target (the reference's "weightedSyn" for long-tail). ``target_classes_per_source`` K keeps,
 for every source class, only the rows of its first K target classes in a seeded order (ablation).
@@ -89,7 +90,14 @@ class RealWithSynthetic(Dataset):
                                    "and count it") from None
             return None
 
-    def _real(self, i: int, skipped: int):
+    def _transform(self, image: Image.Image, seed: int) -> torch.Tensor:
+        """The transform with its random crop / flip drawn from ``seed`` (not the global RNG): the same
+        item gets the same augmentation in any process, worker or resumed run."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.transform(image)
+
+    def _real(self, i: int, skipped: int, seed: int):
         for k in range(len(self.indices)):
             idx = self.indices[(i + k) % len(self.indices)]
             image = self._open(Path(self.split["root"]) / self.split["items"][idx]["path"])
@@ -98,16 +106,16 @@ class RealWithSynthetic(Dataset):
                 continue
             y = torch.zeros(self.num_classes)
             y[self.split["items"][idx]["label"]] = 1.0
-            return self.transform(image), y, 0, skipped
+            return self._transform(image, seed), y, 0, skipped
         raise DatasetError(f"none of the {len(self.indices)} images of this split can be read")
 
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        skipped = 0
+        seed, skipped = int(rng.integers(2**62)), 0
         if self.synthetic and rng.random() < self.p:
             r = self._draw_synthetic(rng)
             image = self._open(self.syn_paths[r])
             if image is not None:
-                return self.transform(image), self.syn_labels[r].clone(), 1, skipped
+                return self._transform(image, seed), self.syn_labels[r].clone(), 1, skipped
             skipped = 1
-        return self._real(i, skipped)
+        return self._real(i, skipped, seed)

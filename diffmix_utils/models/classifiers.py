@@ -11,10 +11,14 @@ from torchvision import transforms as T
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def create_classifier(backbone: str, num_classes: int, pretrained: bool):
-    """``timm.create_model``; with ``pretrained`` the weights must already be in the local cache."""
+def create_classifier(backbone: str, num_classes: int, pretrained: bool, kwargs: dict | None = None):
+    """``timm.create_model`` (``kwargs``: its extra arguments, e.g. ``img_size``, ``drop_path_rate``);
+    with ``pretrained`` the weights must already be in the local cache."""
+    if not timm.is_model(backbone.split(".")[0]):
+        raise ValueError(f"train.backbone = {backbone!r} is not a timm model; e.g. resnet50, "
+                         "vit_base_patch16_384 (timm.list_models() lists them)")
     try:
-        return timm.create_model(backbone, pretrained=pretrained, num_classes=num_classes)
+        return timm.create_model(backbone, pretrained=pretrained, num_classes=num_classes, **(kwargs or {}))
     except Exception as exc:  # timm raises several types when hub weights are missing offline
         if not pretrained:
             raise
