@@ -125,3 +125,23 @@ def progressive_translation(p: dict, base: Path, formats: list[str], dpi: int, s
         ax.set_yticks([])
     fig.suptitle(f"{strategy}: progressive translation toward the next class", fontsize=8)
     return save(fig, base, formats, dpi)
+
+
+def filter_grid(folder: Path, base: Path, formats: list[str], dpi: int, count: int = 8) -> list[Path]:
+    """The filter's lowest-scored (row 1) and highest-scored (row 2) images of a pool, with scores."""
+    rows = [r for r in artifacts.read_manifest(folder) if r.get("score") is not None]
+    ranked = sorted(rows, key=lambda r: (r["score"], r["task"]))
+    count = min(count, len(ranked) // 2)
+    fig, axes = plt.subplots(2, count, figsize=(1.3 * count, 3.0), squeeze=False)
+    for r, (label, picked) in enumerate((("lowest (dropped)", ranked[:count]), ("highest", ranked[::-1][:count]))):
+        for c, row in enumerate(picked):
+            ax = axes[r, c]
+            ax.imshow(read_image(folder / row["path"]))
+            ax.set_title(f"{row['source_class']}→{row['target_class']} {row['score']:.2f}"
+                         + ("" if row["kept"] else " ✗"), fontsize=6)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, fontsize=7)
+    first = rows[0]
+    fig.suptitle(f"filter scores of the {first['strategy']} pool (s={first['strength']:g}); ✗ = not kept", fontsize=8)
+    return save(fig, base, formats, dpi)

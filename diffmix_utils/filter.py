@@ -11,7 +11,9 @@ Scorers:
 - ``classifier`` (offline): a classifier the kit trained on the real data (a train stage folder
   with ``last.safetensors`` and ``result.json``); the score is its probability of the image's
   target class.
-The manifest is rewritten (atomically) with ``score,kept``; images are never deleted, and the
+In the pipeline, ``synthesize.filter`` (clip | classifier) runs it before the pool is marked done;
+the classifier is then the run's own baseline (trained on the real data first, and reused by the
+train stage). The manifest is rewritten (atomically) with ``score,kept``; images are never deleted, and the
 training stage reads only kept rows. Rerunning re-scores and overwrites the marks.
 """
 from __future__ import annotations
@@ -56,20 +58,9 @@ def clip_scores(folder: Path, rows: list[dict], model_id: str, superclass: str, 
 
 @torch.no_grad()
 def classifier_scores(folder: Path, rows: list[dict], train_folder: Path, batch_size: int = 64) -> list[float]:
-    from safetensors.torch import load_file
-
-    from .models.classifiers import classifier_transforms, create_classifier
-    train_folder = Path(train_folder)
-    if not (train_folder / "last.safetensors").is_file() or not (train_folder / "result.json").is_file():
-        raise FileNotFoundError(f"{train_folder} is not a finished train stage folder (last.safetensors, result.json)")
-    result = json.loads((train_folder / "result.json").read_text())
-    weights = load_file(str(train_folder / "last.safetensors"))
-    num_classes = next(v.shape[0] for k, v in weights.items() if k.endswith(("fc.weight", "head.weight",
-                                                                             "classifier.weight")))
-    model = create_classifier(result["backbone"], num_classes, pretrained=False)
-    model.load_state_dict(weights)
-    model.eval()
-    _, tf = classifier_transforms(result.get("image_size", 224))
+    from .models.classifiers import classifier_transforms, load_trained_classifier
+    model, size = load_trained_classifier(train_folder)
+    _, tf = classifier_transforms(size)
     scores = []
     for chunk in tqdm(list(_batches(rows, batch_size)), desc="classifier filter"):
         probs = model(torch.stack([tf(_open(folder, r)) for r in chunk])).softmax(-1)
@@ -91,7 +82,12 @@ def filter_pool(folder: Path, scorer: str, model: str, fraction: float = 0.1, su
     folder = Path(folder)
     if not artifacts.is_done(folder):
         raise FileNotFoundError(f"{folder} is not a complete synthesis folder (no done.json)")
-    rows = artifacts.read_manifest(folder)
+    return score_and_mark(folder, artifacts.read_manifest(folder), scorer, model, fraction, superclass)
+
+
+def score_and_mark(folder: Path, rows: list[dict], scorer: str, model: str, fraction: float,
+                   superclass: str) -> dict:
+    """Score ``rows`` of ``folder``, write them with ``score,kept`` as its manifest; returns counts."""
     if scorer == "clip":
         scores = clip_scores(folder, rows, model, superclass)
     elif scorer == "classifier":

@@ -104,6 +104,11 @@ def check_value(key: str, value: Any) -> Any:
         if not isinstance(value, list):
             raise ParamsError(f"{key} = {value!r} must be a list")
         return value
+    if f.kind == "variants":
+        if not isinstance(value, (list, dict)):
+            raise ParamsError(f"{key} = {value!r} must be a list of variants, or a mapping of axis name to "
+                              "a list of variants")
+        return value
     return _check_scalar(key, value, f, f.kind)
 
 
@@ -183,8 +188,31 @@ def resolve(raw: dict | None) -> dict:
     return p
 
 
-def _check_variants(variants: list, swept: set) -> list[dict]:
-    """Each variant: a unique ``name`` and dotted keys (validated) that the sweep does not also set."""
+def _check_variants(variants: list | dict, swept: set) -> list[dict]:
+    """Each variant: a unique ``name`` and dotted keys (validated) that the sweep does not also set.
+
+    A mapping ``{axis: [variants]}`` is several axes: the result is their product, each member
+    merging one variant per axis, named "a/b"; two axes may not set the same key."""
+    if isinstance(variants, dict):
+        axes = {}
+        for axis, listed in variants.items():
+            if not isinstance(listed, list) or not listed:
+                raise ParamsError(f"variants.{axis} = {listed!r} must be a non-empty list of variants")
+            axes[axis] = _check_variants(listed, swept)
+        owner = {}
+        for axis, listed in axes.items():
+            for key in {k for v in listed for k in v if k != "name"}:
+                if key in owner:
+                    raise ParamsError(f"variants axes {owner[key]!r} and {axis!r} both set {key!r}; "
+                                      "a key belongs to one axis")
+                owner[key] = axis
+        product = []
+        for combo in itertools.product(*axes.values()):
+            merged = {"name": "/".join(v["name"] for v in combo)}
+            for v in combo:
+                merged.update({k: x for k, x in v.items() if k != "name"})
+            product.append(merged)
+        return product
     out, names = [], set()
     for i, v in enumerate(variants):
         if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"]:
@@ -250,14 +278,19 @@ def _set(p: dict, dotted: str, value: Any) -> None:
         p[section] = value
 
 
+# training keys that only shape how synthetic images are used: irrelevant (reset) for the baseline
+SYNTHETIC_ONLY_TRAIN_KEYS = ("gamma", "kappa", "synthetic_sampling", "target_classes_per_source")
+
+
 def expand_sweep(p: dict) -> list[dict]:
     """The runs of a sweep: the product of its lists, in key order, duplicates removed.
 
     ``variants`` (named bundles of overrides) multiply the sweep: variants x product of the lists.
     Each member is a full parameter dict without ``sweep``/``variants`` and with ``member`` (a
     readable tag) and ``variant`` (its name or None); identical members are kept once.
-    With ``synthesize.strategy: none`` the synthesis keys and ``train.p`` do not matter, so they
-    are reset: the baseline of a strength sweep is trained once, not once per strength; likewise
+    With ``synthesize.strategy: none`` the synthesis keys, ``train.p`` and the training keys that
+    only concern synthetic images do not matter, so they are reset: the baseline of a strength
+    sweep is trained once, not once per strength; likewise
     the text-to-image strategies (diff-gen, real-gen) get s = 1 whatever the sweep says.
     """
     keys = list(p["sweep"])
@@ -272,7 +305,7 @@ def expand_sweep(p: dict) -> list[dict]:
             _set(m, k, v)
         if m["synthesize"]["strategy"] == "none":
             m["synthesize"] = {**defaults()["synthesize"], "strategy": "none"}
-            m["train"]["p"] = 0.0
+            m["train"].update({k: defaults()["train"][k] for k in SYNTHETIC_ONLY_TRAIN_KEYS}, p=0.0)
         elif not get_strategy(m["synthesize"]["strategy"]).img2img:  # text-to-image: s does not apply
             m["synthesize"].update(strength=1.0, strength_choices=None)
         tag = ",".join(([f"variant={variant['name']}"] if variant else []) + [f"{k}={_get(m, k)}" for k in keys])

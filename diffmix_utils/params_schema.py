@@ -106,6 +106,13 @@ SCHEMA: dict[str, Any] = {
         "seed": F(0, "int", "synthesis seed; image seed = f(seed, task index)", low=0),
         "num_processes": F(1, "int", "worker processes sharing the batches (images identical for any number)",
                            low=1),
+        "filter": F("none", "str", "score the pool and mark its lowest filter_fraction not kept: clip (the "
+                    "reference's CLIP filter) or classifier (the run's baseline trained on real data)",
+                    choices=("none", "clip", "classifier")),
+        "filter_fraction": F(0.1, "float", "fraction of the pool the filter marks not kept", low=0.0, high=1.0,
+                             high_open=True),
+        "filter_model": F("openai/clip-vit-base-patch32", "str",
+                          "CLIP hub id (local cache) or folder for filter: clip"),
     },
     "train": {
         "backbone": F("resnet18", "str", "timm model name"),
@@ -156,6 +163,6 @@ SCHEMA: dict[str, Any] = {
         "figures_dir": F("figures", "str", "figures go to <figures_dir>/<name>/"),
     },
     "sweep": F({}, "dict", "dotted key -> list of values; the runs are the product"),
-    "variants": F([], "list", "named bundles of dotted-key overrides ({name: ..., train.cutmix: 0.1, ...}); "
-                  "the runs are variants x sweep"),
+    "variants": F([], "variants", "named bundles of dotted-key overrides ({name: ..., train.cutmix: 0.1, ...}), "
+                  "or {axis: [bundles], ...} for several axes (their product); the runs are variants x sweep"),
 }

@@ -37,8 +37,13 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def plan(p: dict) -> str:
-    """Counts of the work a parameter set implies (nothing is run)."""
+def _strength_label(sy: dict) -> str:
+    choices = sy["strength_choices"]
+    return "{" + ",".join(f"{c:g}" for c in choices) + "}" if choices else f"{sy['strength']:g}"
+
+
+def plan(p: dict, with_cost: bool = True) -> str:
+    """Counts of the work a parameter set implies and its estimated cost (nothing is run)."""
     members = params.expand_sweep(p)
     lines = [f"run {p['name']!r}: {len(members)} sweep member(s)"]
     for stage in params.STAGES[:3]:
@@ -46,11 +51,14 @@ def plan(p: dict) -> str:
         done = sum(artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in jobs)
         extra = ""
         if stage == "synthesize" and jobs:
-            pools = [f"{m['synthesize']['strategy']} s={m['synthesize']['strength']:g} "
+            pools = [f"{m['synthesize']['strategy']} s={_strength_label(m['synthesize'])} "
                      f"x{m['synthesize']['multiplier']:g}" for m in jobs]
             more = f", ... {len(pools) - 8} more" if len(pools) > 8 else ""
             extra = " (" + ", ".join(pools[:8]) + more + " of |train|)"
         lines.append(f"  {stage:<10} {len(jobs)} job(s), {done} already complete{extra}")
+    if with_cost:
+        from .costs import estimate
+        lines += estimate(p)
     return "\n".join(lines)
 
 

@@ -184,15 +184,41 @@ def run_synthesis(p: dict) -> Path | None:
         made = 0
     else:
         made = _generate(p, out, split, batches, device, f"synthesize {p['synthesize']['strategy']}")
+    generating = time.time() - start  # the generation alone (the filter below is not synthesis throughput)
     missing = [t["path"] for t in tasks if not (out / t["path"]).is_file()]
     if missing:
         raise RuntimeError(f"{len(missing)} planned images are missing in {out}, e.g. {missing[0]}; rerun")
-    artifacts.write_manifest(out / "manifest.csv", tasks)
-    artifacts.mark_done(out, {"images": len(tasks), "strategy": p["synthesize"]["strategy"], "device": device,
+    filtered = _filter(p, out, split, tasks)  # writes the manifest with score,kept when on
+    if filtered is None:
+        artifacts.write_manifest(out / "manifest.csv", tasks)
+    artifacts.mark_done(out, {"filter": filtered, "images": len(tasks), "strategy": p["synthesize"]["strategy"],
+                              "device": device,
                               "processes": count, "seconds_this_run": round(time.time() - start, 1),
-                              "images_per_second_this_run": round(made / max(time.time() - start, 1e-9), 3)
+                              "images_per_second_this_run": round(made / max(generating, 1e-9), 3)
                               if count == 1 else None})
     return out
+
+
+def _filter(p: dict, out: Path, split: dict, tasks: list[dict]) -> dict | None:
+    """``synthesize.filter``: score the pool, write the manifest with ``score,kept``; None if off."""
+    sy = p["synthesize"]
+    if sy["filter"] == "none":
+        return None
+    from .filter import score_and_mark
+    if sy["filter"] == "classifier":  # the run's own baseline on real data, reused by the train stage
+        import copy
+
+        from .params import SYNTHETIC_ONLY_TRAIN_KEYS, defaults
+        from .train import run_training
+        base = copy.deepcopy(p)
+        base["synthesize"] = {**defaults()["synthesize"], "strategy": "none"}
+        base["train"].update({k: defaults()["train"][k] for k in SYNTHETIC_ONLY_TRAIN_KEYS}, p=0.0)
+        model = str(run_training(base))
+    else:
+        model = sy["filter_model"]
+    superclass = p["finetune"]["superclass"] or split["superclass"]
+    counts = score_and_mark(out, tasks, sy["filter"], model, sy["filter_fraction"], superclass)
+    return {"scorer": sy["filter"], "model": model, **counts}
 
 
 def expected_images(p: dict, num_train: int) -> int:

@@ -191,6 +191,7 @@ def run_training(p: dict) -> Path:
     result.update({"member": p.get("member", "main"), "strategy": p["synthesize"]["strategy"],
                    "strength": p["synthesize"]["strength"], "seed": p["seed"], "p": tr["p"],
                    "gamma": tr["gamma"], "backbone": tr["backbone"], "image_size": tr["image_size"],
+                   "model_kwargs": tr["model_kwargs"],
                    "num_train": len(split["train"]),
                    "num_synthetic": len(synthetic), "loss": tr["loss"], "reweight": tr["reweight"],
                    "mixup": tr["mixup"], "cutmix": tr["cutmix"], "cmo": tr["cmo"],

@@ -63,3 +63,20 @@ def test_classifier_filter_and_training_reads_only_kept_rows(pool, monkeypatch):
     monkeypatch.setattr(train.artifacts, "synthesis_dir", lambda _: folder)
     rows, _ = train.synthetic_rows(p)
     assert len(rows) == summary["kept"]
+
+
+def test_synthesize_stage_filters_with_the_runs_own_baseline(tmp_path):
+    from .conftest import tiny_params
+    p = tiny_params(tmp_path, synthesize={"filter": "classifier", "filter_fraction": 0.25, "multiplier": 1.0},
+                    finetune={"steps": 2})
+    member = params.expand_sweep(p)[0]
+    from diffmix_utils.finetune import run_finetune
+    run_finetune(member)
+    out = run_synthesis(member)
+    done = artifacts.read_json(out / "done.json")
+    rows = artifacts.read_manifest(out)
+    assert done["filter"]["scorer"] == "classifier" and done["filter"]["dropped"] == int(0.25 * len(rows))
+    assert sum(1 - r["kept"] for r in rows) == done["filter"]["dropped"]
+    baseline = [m for m in params.expand_sweep({**p, "sweep": {"synthesize.strategy": ["none"]}})][0]
+    assert artifacts.is_done(artifacts.train_dir(baseline))  # the train stage reuses the scorer's baseline
+    assert done["filter"]["model"] == str(artifacts.train_dir(baseline))

@@ -34,3 +34,21 @@ def classifier_transforms(size: int) -> tuple:
     train = T.Compose([T.Resize((resize, resize)), T.RandomCrop(size), T.RandomHorizontalFlip(), *norm])
     evaluate = T.Compose([T.Resize((resize, resize)), T.CenterCrop(size), *norm])
     return train, evaluate
+
+
+def load_trained_classifier(train_folder):
+    """(model in eval mode, its input size) from a finished train stage folder (safetensors only)."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+    folder = Path(train_folder)
+    if not (folder / "last.safetensors").is_file() or not (folder / "result.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a finished train stage folder (last.safetensors, result.json)")
+    result = json.loads((folder / "result.json").read_text())
+    weights = load_file(str(folder / "last.safetensors"))
+    num_classes = next(v.shape[0] for k, v in weights.items() if k.endswith(("fc.weight", "head.weight",
+                                                                             "classifier.weight")))
+    model = create_classifier(result["backbone"], num_classes, False, result.get("model_kwargs"))
+    model.load_state_dict(weights)
+    return model.eval(), result.get("image_size", 224)

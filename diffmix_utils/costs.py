@@ -1,0 +1,213 @@
+"""What a parameter file will cost, before anything runs (``run --plan``).
+
+Work is counted exactly (fine-tune steps x images, synthetic images per strength, classifier
+image-passes); the training-set size comes from the split file when it exists, else from the
+dataset's nominal size (spec F.1), marked "≈". Compute is counted in FLOPs with
+``torch.utils.flop_counter`` on meta tensors (no weights, no download): the UNet / VAE of the run's
+base model (its config, or SD-1.5's written in code) and the timm backbone. Time is then given as:
+- a lower bound: FLOPs at 100 % of an H100's dense bf16 peak (989 TFLOP/s). Real runs are slower;
+  no GPU throughput has been measured by the kit yet (``diffmix_utils/assets/measured_throughput.yaml``);
+- synthesis at the authors' own measured rate (dev notebook, unnamed GPU, SD-1.5 at 512 px);
+- the bundled tiny model at the rates measured on the 2-core CPU the kit was built on.
+Fine-tuning counts forward + backward as 2x forward (frozen base weights), training as 3x.
+"""
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+H100_PEAK = 989e12
+ASSETS = Path(__file__).parent / "assets"
+NOMINAL_SIZES = {"cub": (200, 5994, 5794), "aircraft": (100, 3334, 3333), "flowers": (102, 1020, 6149),
+                 "cars": (196, 8144, 8041), "dogs": (120, 12000, 8580), "pet": (37, 3680, 3669),
+                 "waterbirds": (200, 5994, 5794), "voc": (20, 1464, 1449)}
+NOMINAL_BY_OPTION = {("flowers", "reference-5050"): (102, 4070, 4119), ("aircraft", "trainval"): (100, 6667, 3333)}
+
+
+def measured() -> dict:
+    return yaml.safe_load((ASSETS / "measured_throughput.yaml").read_text())
+
+
+def _configs(base: str) -> tuple[dict, dict, str]:
+    """(unet config, vae config, where they came from) without loading weights."""
+    from .models import sd15_config, tiny_sd
+    folder = None
+    if base == "bundled:tiny-sd":
+        folder = tiny_sd.BUNDLED_DIR
+    elif Path(base).expanduser().is_dir():
+        folder = Path(base).expanduser()
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+            found = try_to_load_from_cache(base, "unet/config.json")
+            folder = Path(found).parent.parent if isinstance(found, str) else None
+        except Exception:
+            folder = None
+    if folder is not None and (folder / "unet" / "config.json").is_file():
+        return (json.loads((folder / "unet" / "config.json").read_text()),
+                json.loads((folder / "vae" / "config.json").read_text()), f"config of {base}")
+    return sd15_config.UNET, sd15_config.VAE, f"SD-1.5 architecture (written in code; {base} not available here)"
+
+
+@lru_cache(maxsize=None)
+def _diffusion_flops(unet_json: str, vae_json: str, resolution: int) -> dict:
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from torch.utils.flop_counter import FlopCounterMode
+    ucfg, vcfg = json.loads(unet_json), json.loads(vae_json)
+    with torch.device("meta"):
+        unet, vae = UNet2DConditionModel.from_config(ucfg), AutoencoderKL.from_config(vcfg)
+    factor = 2 ** (len(vcfg.get("block_out_channels", [0] * 4)) - 1)
+    z = resolution // factor
+    hidden = ucfg.get("cross_attention_dim", 768)
+    out = {}
+    with FlopCounterMode(display=False) as fc:
+        unet(torch.empty(2, ucfg.get("in_channels", 4), z, z, device="meta"),
+             torch.zeros(2, dtype=torch.long, device="meta"), torch.empty(2, 77, hidden, device="meta"))
+    out["unet_pair"] = fc.get_total_flops()
+    with FlopCounterMode(display=False) as fc:
+        vae.encode(torch.empty(1, 3, resolution, resolution, device="meta"))
+    out["encode"] = fc.get_total_flops()
+    with FlopCounterMode(display=False) as fc:
+        vae.decode(torch.empty(1, vcfg.get("latent_channels", 4), z, z, device="meta"))
+    out["decode"] = fc.get_total_flops()
+    return out
+
+
+def diffusion_flops(base: str, resolution: int) -> tuple[dict, str]:
+    ucfg, vcfg, source = _configs(base)
+    return _diffusion_flops(json.dumps(ucfg, sort_keys=True), json.dumps(vcfg, sort_keys=True), resolution), source
+
+
+@lru_cache(maxsize=None)
+def classifier_flops(backbone: str, size: int, num_classes: int, kwargs_json: str = "{}") -> int:
+    """Forward FLOPs of one image through the timm backbone."""
+    import timm
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    with torch.device("meta"):
+        model = timm.create_model(backbone, pretrained=False, num_classes=num_classes, **json.loads(kwargs_json))
+        with FlopCounterMode(display=False) as fc:
+            model(torch.empty(1, 3, size, size))
+    return fc.get_total_flops()
+
+
+def split_sizes(p: dict) -> tuple[int, int, int, bool]:
+    """(classes, train images, val + test images, exact?) of the member's split."""
+    from . import artifacts
+    path = artifacts.split_path(p)
+    if path.is_file():
+        s = json.loads(path.read_text())
+        return len(s["classes"]), len(s["train"]), len(s["val"]) + len(s["test"]), True
+    d = p["data"]
+    if d["dataset"] == "toybirds":
+        c, per, test = d["num_classes"], d["train_per_class"], d["test_per_class"]
+    elif d["dataset"] in NOMINAL_SIZES:
+        c, n, t = NOMINAL_SIZES[d["dataset"]]
+        option = (d["dataset"], (d.get("options") or {}).get("split") or (d.get("options") or {}).get("train_split"))
+        c, n, t = NOMINAL_BY_OPTION.get(option, (c, n, t))
+        per, test = n / c, t / c
+    else:
+        return 0, 0, 0, False
+    val = math.ceil(d["val_fraction"] * per) if d["val_fraction"] else 0
+    rest = max(1, int(per) - val)
+    if d["shots"] is not None:
+        train = c * min(d["shots"], rest)
+    elif d["imbalance"] is not None:
+        from .data.splits import longtail_counts
+        train = sum(longtail_counts([rest] * c, d["imbalance"], d["longtail_formula"]))
+    else:
+        train = c * rest
+    return c, train, round(c * (val + test)), False
+
+
+def _strengths(sy: dict) -> list[float]:
+    if sy["strategy"] in ("diff-gen", "real-gen"):
+        return [1.0]
+    return list(sy["strength_choices"] or [sy["strength"]])
+
+
+def _rate(table: dict, s: float) -> float:
+    """Linear interpolation of a {strength: rate} table."""
+    xs = sorted(table)
+    if s <= xs[0] or s >= xs[-1]:
+        return table[xs[0] if s <= xs[0] else xs[-1]]
+    hi = next(x for x in xs if x >= s)
+    lo = max(x for x in xs if x <= s)
+    return table[lo] if hi == lo else table[lo] + (table[hi] - table[lo]) * (s - lo) / (hi - lo)
+
+
+def _flop(x: float) -> str:
+    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9)):
+        if x >= scale:
+            return f"{x / scale:,.1f} {unit}"
+    return f"{x:,.0f} FLOP"
+
+
+def estimate(p: dict) -> list[str]:
+    """Lines for ``--plan``: work and compute per stage, and the time figures described above."""
+    from . import artifacts
+    from .strategies import get_strategy
+    from .synthesize import expected_images
+    rates, lines, flops, exact = measured(), [], {}, True
+    base, res = p["model"]["base"], p["model"]["resolution"]
+    diff, source = diffusion_flops(base, res)
+    single = diff["unet_pair"] / 2
+
+    ft_images = sum(m["finetune"]["steps"] * m["finetune"]["batch_size"] for m in artifacts.stage_jobs(p, "finetune"))
+    flops["finetune"] = ft_images * (2 * single + diff["encode"])
+
+    syn_images, syn_flops, ref_hours = 0, 0.0, 0.0
+    ref = {float(k): v for k, v in rates["reference_synthesis_images_per_gpu_hour"]["by_strength"].items()}
+    for m in artifacts.stage_jobs(p, "synthesize"):
+        _, n_train, _, ok = split_sizes(m)
+        exact &= ok
+        n, sy = expected_images(m, n_train), m["synthesize"]
+        strategy = get_strategy(sy["strategy"])
+        per_step = diff["unet_pair"] if sy["guidance"] > 1 else single
+        for s in _strengths(sy):
+            share = n / len(_strengths(sy))
+            steps = sy["steps"] if not strategy.img2img else int(sy["steps"] * s)
+            syn_flops += share * (steps * per_step + diff["decode"] + (diff["encode"] if strategy.img2img else 0))
+            ref_hours += share / _rate(ref, s if strategy.img2img else 1.0)
+        syn_images += n
+    flops["synthesize"] = syn_flops
+
+    passes, train_flops = 0, 0.0
+    for m in artifacts.stage_jobs(p, "train"):
+        c, n_train, n_eval, ok = split_sizes(m)
+        exact &= ok
+        tr = m["train"]
+        fwd = classifier_flops(tr["backbone"], tr["image_size"], max(c, 2),
+                               json.dumps(tr["model_kwargs"], sort_keys=True))
+        train_flops += tr["epochs"] * fwd * (3 * n_train + n_eval)
+        passes += tr["epochs"] * n_train
+    flops["train"] = train_flops
+
+    approx = "" if exact else "≈"
+    lines.append(f"cost ({approx}counts; diffusion FLOPs from the {source} at {res} px):")
+    lines.append(f"  finetune   {approx}{ft_images:,} image-steps, {_flop(flops['finetune'])}")
+    lines.append(f"  synthesize {approx}{syn_images:,} images, {_flop(flops['synthesize'])}")
+    lines.append(f"  train      {approx}{passes:,} training image-passes, {_flop(flops['train'])}")
+    total = sum(flops.values())
+    lines.append(f"  lower bound: {total / H100_PEAK / 3600:,.2f} GPU-hours at 100 % of an H100's dense bf16 peak "
+                 "(no GPU throughput measured by the kit yet; real runs are slower)")
+    if syn_images and res == 512 and base != "bundled:tiny-sd":
+        src = rates["reference_synthesis_images_per_gpu_hour"]["source"]
+        lines.append(f"  synthesis at the authors' measured rate ({src}): "
+                     f"{ref_hours:,.1f} GPU-hours")
+    cpu = rates.get("bundled_tiny_sd_cpu", {})
+    if base == "bundled:tiny-sd" and cpu:
+        ft_s = ft_images / (cpu["finetune_images_per_second"])
+        syn_s = 0.0
+        table = {float(k): v for k, v in cpu["synthesis_images_per_second"].items()}
+        for m in artifacts.stage_jobs(p, "synthesize"):
+            n = expected_images(m, split_sizes(m)[1])
+            syn_s += sum(n / len(_strengths(m["synthesize"])) / _rate(table, s) for s in _strengths(m["synthesize"]))
+        lines.append(f"  on the kit's 2-core CPU (measured, {cpu['source']}): fine-tune ≈{ft_s / 60:.1f} min, "
+                     f"synthesis ≈{syn_s / 60:.1f} min")
+    return lines

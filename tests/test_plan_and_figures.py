@@ -1,0 +1,63 @@
+"""Every paper file plans with a cost estimate; the analysis figures draw from a results table."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from diffmix_utils import params, run
+from diffmix_utils.costs import classifier_flops, split_sizes
+
+ROOT = Path(__file__).resolve().parent.parent
+PAPER = sorted((ROOT / "params" / "paper").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", PAPER, ids=[p.stem for p in PAPER])
+def test_every_paper_file_plans_with_counts_and_gpu_hours(path, tmp_path):
+    p = params.load(path, {"workdir": str(tmp_path)})
+    text = run.plan(p)
+    assert re.search(r"train +\d+ job", text) and "GPU-hours at 100 % of an H100" in text
+    assert "SD-1.5 architecture" in text  # the hub model is not here: its architecture in code
+    hours = float(re.search(r"lower bound: ([\d,.]+) GPU-hours", text).group(1).replace(",", ""))
+    assert hours > 0
+
+
+def test_conventional_files_cross_backbones_with_the_nine_rows(tmp_path):
+    p = params.load(ROOT / "params/paper/conventional_cub.yaml", {"workdir": str(tmp_path)})
+    members = params.expand_sweep(p)
+    assert len(members) == 18
+    vit = [m for m in members if m["variant"].startswith("vit-b16@384/")]
+    assert len(vit) == 9 and all(m["train"]["image_size"] == 384 and m["train"]["lr"] == 0.001 for m in vit)
+
+
+def test_variant_axes_may_not_share_a_key():
+    raw = {"variants": {"a": [{"name": "x", "train.lr": 0.1}], "b": [{"name": "y", "train.lr": 0.2}]}}
+    with pytest.raises(params.ParamsError, match="variants axes 'a' and 'b' both set 'train.lr'"):
+        params.resolve(raw)
+
+
+def test_flops_and_nominal_sizes():
+    assert 8.0e9 < classifier_flops("resnet50", 224, 1000) < 8.4e9  # ~4.1 GMAC, the published figure
+    p = params.resolve({"data": {"dataset": "cub", "root": "/nowhere", "shots": 5}})
+    assert split_sizes(p)[:2] == (200, 1000)
+
+
+def _table(rows):
+    base = {"variant": None, "dataset": "cub", "shots": None, "imbalance": None, "backbone": "resnet50@224",
+            "strength": 0.7, "gamma": 0.8, "p": 0.1, "test_acc_at_best_val_std": 0.2, "reference_acc": None}
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_ablation_figures_from_a_results_table(tmp_path):
+    from diffmix_utils.analysis import _result_figures
+    table = _table([{"strategy": "none", "strength": None, "test_acc_at_best_val": 81.0}]
+                   + [{"strategy": "diff-mix", "synthesize.multiplier": m, "test_acc_at_best_val": 81 + m / 4,
+                       "reference_acc": 82.93 if m == 4 else None} for m in (2.0, 4.0, 6.0)])
+    written = {f.name for f in _result_figures(table, tmp_path, ["png"], 60)}
+    assert {"accuracy_vs_synthesize.multiplier.png", "soft_label_gamma_curves.png",
+            "accuracy_vs_strength.png"} <= written
+    twin = _table([{"strategy": "diff-mix", "variant": v, "shots": s, "p": q, "test_acc_at_best_val": a + q}
+                   for v, s, a in (("all-shot", None, 80.0), ("5-shot", 5.0, 50.0)) for q in (0.1, 0.5)])
+    assert "accuracy_vs_p.png" in {f.name for f in _result_figures(twin, tmp_path, ["png"], 60)}
