@@ -143,7 +143,7 @@ def _data_figures(p: dict, split: dict, out: Path, fmt: list[str], dpi: int) -> 
     return class_histogram(class_counts(split), split["classes"], out / "class_histogram", fmt, dpi, title)
 
 
-def _throughput_figure(pools: list[Path], out: Path, fmt: list[str], dpi: int) -> list[Path]:
+def _throughput_figure(pools: list[Path], out: Path, fmt: list[str], dpi: int, model: str) -> list[Path]:
     """Images/hour against s from the pools' done.json (made in one process, uninterrupted)."""
     from .figures_ablation import throughput_vs_strength
     rows, devices = [], set()
@@ -158,7 +158,8 @@ def _throughput_figure(pools: list[Path], out: Path, fmt: list[str], dpi: int) -
         return []
     ref = reference.load()
     ref = ref[(ref.experiment == "throughput")]
-    return throughput_vs_strength(rows, ref, out / "throughput_vs_strength", fmt, dpi, "/".join(sorted(devices)))
+    return throughput_vs_strength(rows, ref, out / "throughput_vs_strength", fmt, dpi,
+                                  f"{model}, {'/'.join(sorted(devices))}")
 
 
 def _model_figures(p: dict, img2img: list[dict], out: Path, fmt: list[str], dpi: int) -> list[Path]:
@@ -191,7 +192,7 @@ def run_analysis(p: dict) -> list[Path]:
     done = sorted(f for f in pools if artifacts.is_done(f))
     if done:
         written += figures.translation_grid(split, done, out / "translations", fmt, dpi)
-        written += _throughput_figure(done, out, fmt, dpi)
+        written += _throughput_figure(done, out, fmt, dpi, f"{p['model']['base']}, {p['model']['resolution']} px")
         for folder in done:
             if "score" in (artifacts.read_manifest(folder)[:1] or [{}])[0]:
                 written += figures.filter_grid(folder, out / f"filter_{folder.name}", fmt, dpi)

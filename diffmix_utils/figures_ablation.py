@@ -67,10 +67,16 @@ def accuracy_vs_key(table: pd.DataFrame, key: str, base: Path, formats: list[str
             a.plot(rx, ref.reference_acc, "D", mfc="none", color=color, label=f"{name} (reference)")
         if twin:
             a.set_ylabel(f"{name}: test acc. (%)", color=color)
-    for j, (_, r) in enumerate(baseline.iterrows()):
-        a = axes[j] if twin and j < len(axes) else ax
-        tag = "baseline" + (f" ({r.variant})" if "variant" in r and pd.notna(r.variant) else "")
-        a.axhline(r[METRIC], ls="--", color="gray" if not twin else palette[j], lw=1, label=tag)
+    names = list(series)
+    for _, r in baseline.iterrows():
+        variant = r.variant if "variant" in r and pd.notna(r.variant) else None
+        j = next((i for i, n in enumerate(names) if variant and n.startswith(str(variant))), 0)
+        a = axes[j] if twin else ax  # a variant's baseline goes on its series' axis, in its colour
+        a.axhline(r[METRIC], ls="--", color=palette[j] if twin else "gray", lw=1,
+                  label="baseline" + (f" ({variant})" if variant else ""))
+    if bars and len(data):  # bars start near the data, not at 0: the differences are a point or two
+        values = [*data[METRIC], *baseline[METRIC], *data.get("reference_acc", pd.Series(dtype=float)).dropna()]
+        ax.set_ylim(min(values) - 1.5, max(values) + 1.0)
     ax.set_xlabel({**BAR_KEYS, **CURVE_KEYS}.get(key, key))
     if not twin:
         ax.set_ylabel("test accuracy (%), epoch chosen on val")

@@ -106,6 +106,8 @@ SCHEMA: dict[str, Any] = {
         "seed": F(0, "int", "synthesis seed; image seed = f(seed, task index)", low=0),
         "num_processes": F(1, "int", "worker processes sharing the batches (images identical for any number)",
                            low=1),
+        "compile": F(False, "bool", "torch.compile the UNet, static shapes (images differ from eager in the last "
+                     "bits, so it is part of the pool's key; the 1-vs-N identity test covers eager only)"),
         "filter": F("none", "str", "score the pool and mark its lowest filter_fraction not kept: clip (the "
                     "reference's CLIP filter) or classifier (the run's baseline trained on real data)",
                     choices=("none", "clip", "classifier")),

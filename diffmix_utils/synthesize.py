@@ -118,6 +118,8 @@ def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device
         return 0
     strategy = get_strategy(p["synthesize"]["strategy"])
     pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
+    if p["synthesize"]["compile"]:  # static shapes: a batch's kernels never depend on what ran before it
+        pipe.unet = torch.compile(pipe.unet, dynamic=False)
     bar = tqdm(total=sum(map(len, todo)), desc=desc, unit="img")
     for batch in todo:
         for t, im in zip(batch, render_batch(p, split, pipe, strategy, with_tokens, batch)):

@@ -61,3 +61,30 @@ def test_ablation_figures_from_a_results_table(tmp_path):
     twin = _table([{"strategy": "diff-mix", "variant": v, "shots": s, "p": q, "test_acc_at_best_val": a + q}
                    for v, s, a in (("all-shot", None, 80.0), ("5-shot", 5.0, 50.0)) for q in (0.1, 0.5)])
     assert "accuracy_vs_p.png" in {f.name for f in _result_figures(twin, tmp_path, ["png"], 60)}
+
+
+def test_analysis_of_a_fabricated_results_folder(tmp_path):
+    """Fabricated inputs (result.json files of finished runs); the tables and figures are the real code's."""
+    from diffmix_utils import artifacts
+    from diffmix_utils.analysis import run_analysis
+    from diffmix_utils.data import ensure_split
+
+    from .conftest import tiny_params
+    p = tiny_params(tmp_path, sweep={"synthesize.strategy": ["none", "diff-mix"], "synthesize.multiplier": [1.0, 2.0],
+                                     "seed": [0, 1]}, analyze={"formats": ["png"], "figures_dir": str(tmp_path / "fig")})
+    ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    members = params.expand_sweep(p)
+    assert len(members) == 6  # the baseline is not multiplied by the synthetic size
+    for m in members:
+        acc = 0.5 + 0.1 * m["synthesize"]["multiplier"] * (m["synthesize"]["strategy"] != "none") + 0.01 * m["seed"]
+        artifacts.write_json(artifacts.train_dir(m) / "result.json", {
+            "val_acc": acc, "test_acc_at_best_val": acc, "test_acc_final": acc, "test_acc_best": acc + 0.02})
+        artifacts.mark_done(artifacts.train_dir(m))
+    written = {f.name for f in run_analysis(p)}
+    assert {"results.csv", "results.md", "runs.csv", "accuracy_vs_strength.png",
+            "accuracy_vs_synthesize.multiplier.png", "class_histogram.png", "soft_label_gamma_curves.png"} <= written
+    table = pd.read_csv(tmp_path / "fig" / "t" / "tables" / "results.csv")
+    mix = table[(table.strategy == "diff-mix") & (table["synthesize.multiplier"] == 2.0)].iloc[0]
+    assert mix.seeds == 2 and mix.test_acc_at_best_val == pytest.approx(70.5)  # mean of 70 and 71, in %
+    assert mix.test_acc_at_best_val_std == pytest.approx(0.5)
+    assert "kit-made" in mix.reference_source
