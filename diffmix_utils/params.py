@@ -18,9 +18,10 @@ import yaml
 
 from .data.common import resolve_options
 from .data.registry import LAYOUTS
-from .strategies import get_strategy
 from .params_schema import (BUNDLED_MODELS, DATASETS, FINETUNE_MODES, SCHEMA, SECTIONS, STAGES,  # noqa: F401
                             STRATEGIES, Field)
+from .params_variants import check_variants
+from .strategies import get_strategy
 
 
 class ParamsError(ValueError):
@@ -182,54 +183,10 @@ def resolve(raw: dict | None) -> dict:
         if not isinstance(values, list) or not values:
             raise ParamsError(f"sweep.{dotted} = {values!r} must be a non-empty list of values")
         p["sweep"][dotted] = [check_value(dotted, v) for v in values]
-    p["variants"] = _check_variants(p["variants"], set(p["sweep"]))
+    p["variants"] = check_variants(p["variants"], set(p["sweep"]), check_value, ParamsError)
     for member in expand_sweep(p):
         _check_cross(member)
     return p
-
-
-def _check_variants(variants: list | dict, swept: set) -> list[dict]:
-    """Each variant: a unique ``name`` and dotted keys (validated) that the sweep does not also set.
-
-    A mapping ``{axis: [variants]}`` is several axes: the result is their product, each member
-    merging one variant per axis, named "a/b"; two axes may not set the same key."""
-    if isinstance(variants, dict):
-        axes = {}
-        for axis, listed in variants.items():
-            if not isinstance(listed, list) or not listed:
-                raise ParamsError(f"variants.{axis} = {listed!r} must be a non-empty list of variants")
-            axes[axis] = _check_variants(listed, swept)
-        owner = {}
-        for axis, listed in axes.items():
-            for key in {k for v in listed for k in v if k != "name"}:
-                if key in owner:
-                    raise ParamsError(f"variants axes {owner[key]!r} and {axis!r} both set {key!r}; "
-                                      "a key belongs to one axis")
-                owner[key] = axis
-        product = []
-        for combo in itertools.product(*axes.values()):
-            merged = {"name": "/".join(v["name"] for v in combo)}
-            for v in combo:
-                merged.update({k: x for k, x in v.items() if k != "name"})
-            product.append(merged)
-        return product
-    out, names = [], set()
-    for i, v in enumerate(variants):
-        if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"]:
-            raise ParamsError(f"variants[{i}] = {v!r} must be a mapping with a non-empty 'name' and dotted keys")
-        if v["name"] in names:
-            raise ParamsError(f"variants[{i}].name = {v['name']!r} is used twice; names must be unique")
-        names.add(v["name"])
-        checked = {"name": v["name"]}
-        for dotted, value in v.items():
-            if dotted == "name":
-                continue
-            if dotted.split(".")[0] in ("sweep", "variants", "name") or dotted in swept:
-                raise ParamsError(f"variants[{i}] ({v['name']}) sets {dotted!r}, which a variant cannot set "
-                                  "(it is swept, or not a parameter)")
-            checked[dotted] = check_value(dotted, value)
-        out.append(checked)
-    return out
 
 
 def load(path: str | Path, overrides: dict | None = None) -> dict:

@@ -70,8 +70,8 @@ def test_analysis_of_a_fabricated_results_folder(tmp_path):
     from diffmix_utils.data import ensure_split
 
     from .conftest import tiny_params
-    p = tiny_params(tmp_path, sweep={"synthesize.strategy": ["none", "diff-mix"], "synthesize.multiplier": [1.0, 2.0],
-                                     "seed": [0, 1]}, analyze={"formats": ["png"], "figures_dir": str(tmp_path / "fig")})
+    sweep = {"synthesize.strategy": ["none", "diff-mix"], "synthesize.multiplier": [1.0, 2.0], "seed": [0, 1]}
+    p = tiny_params(tmp_path, sweep=sweep, analyze={"formats": ["png"], "figures_dir": str(tmp_path / "fig")})
     ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
     members = params.expand_sweep(p)
     assert len(members) == 6  # the baseline is not multiplied by the synthetic size
