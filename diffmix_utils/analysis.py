@@ -171,7 +171,7 @@ def _model_figures(p: dict, img2img: list[dict], out: Path, fmt: list[str], dpi:
         written += figures_model.cross_attention_maps(img2img[0], out / "cross_attention", fmt, dpi)
     if tuned:
         written += figures_model.finetune_comparison(tuned[0], out / "finetune_comparison", fmt, dpi)
-        if artifacts.is_done(figures_model._baseline_folder(tuned[0])):
+        if artifacts.is_done(artifacts.train_dir(params.baseline_of(tuned[0]))):
             written += figures_model.tsne_features(tuned[0], out / "tsne_features", fmt, dpi)
     return written
 
@@ -193,9 +193,8 @@ def run_analysis(p: dict) -> list[Path]:
     if done:
         written += figures.translation_grid(split, done, out / "translations", fmt, dpi)
         written += _throughput_figure(done, out, fmt, dpi, f"{p['model']['base']}, {p['model']['resolution']} px")
-        for folder in done:
-            if "score" in (artifacts.read_manifest(folder)[:1] or [{}])[0]:
-                written += figures.filter_grid(folder, out / f"filter_{folder.name}", fmt, dpi)
+        for folder in done:  # pools the filter scored
+            written += figures.filter_grid(folder, out / f"filter_{folder.name}", fmt, dpi)
     img2img = [m for m in params.expand_sweep(p) if m["synthesize"]["strategy"] != "none"
                and get_strategy(m["synthesize"]["strategy"]).img2img
                and (not get_strategy(m["synthesize"]["strategy"]).needs_finetune

@@ -125,12 +125,6 @@ def split_sizes(p: dict) -> tuple[int, int, int, bool]:
     return c, train, round(c * (val + test)), False
 
 
-def _strengths(sy: dict) -> list[float]:
-    if sy["strategy"] in ("diff-gen", "real-gen"):
-        return [1.0]
-    return list(sy["strength_choices"] or [sy["strength"]])
-
-
 def _rate(table: dict, s: float) -> float:
     """Linear interpolation of a {strength: rate} table."""
     xs = sorted(table)
@@ -161,20 +155,20 @@ def estimate(p: dict) -> list[str]:
     ft_images = sum(m["finetune"]["steps"] * m["finetune"]["batch_size"] for m in artifacts.stage_jobs(p, "finetune"))
     flops["finetune"] = ft_images * (2 * single + diff["encode"])
 
-    syn_images, syn_flops, ref_hours = 0, 0.0, 0.0
-    ref = {float(k): v for k, v in rates["reference_synthesis_images_per_gpu_hour"]["by_strength"].items()}
+    shares, syn_flops = [], 0.0  # (images, strength) of every pool's strengths (expand_sweep set t2i to 1)
     for m in artifacts.stage_jobs(p, "synthesize"):
         _, n_train, _, ok = split_sizes(m)
         exact &= ok
         n, sy = expected_images(m, n_train), m["synthesize"]
         strategy = get_strategy(sy["strategy"])
         per_step = diff["unet_pair"] if sy["guidance"] > 1 else single
-        for s in _strengths(sy):
-            share = n / len(_strengths(sy))
+        strengths = sy["strength_choices"] or [sy["strength"]]
+        for s in strengths:
+            share = n / len(strengths)
+            shares.append((share, s))
             steps = sy["steps"] if not strategy.img2img else int(sy["steps"] * s)
             syn_flops += share * (steps * per_step + diff["decode"] + (diff["encode"] if strategy.img2img else 0))
-            ref_hours += share / _rate(ref, s if strategy.img2img else 1.0)
-        syn_images += n
+    syn_images = round(sum(n for n, _ in shares))
     flops["synthesize"] = syn_flops
 
     passes, train_flops = 0, 0.0
@@ -197,17 +191,16 @@ def estimate(p: dict) -> list[str]:
     lines.append(f"  lower bound: {total / H100_PEAK / 3600:,.2f} GPU-hours at 100 % of an H100's dense bf16 peak "
                  "(no GPU throughput measured by the kit yet; real runs are slower)")
     if syn_images and res == 512 and base != "bundled:tiny-sd":
+        ref = {float(k): v for k, v in rates["reference_synthesis_images_per_gpu_hour"]["by_strength"].items()}
+        ref_hours = sum(n / _rate(ref, s) for n, s in shares)
         src = rates["reference_synthesis_images_per_gpu_hour"]["source"]
         lines.append(f"  synthesis at the authors' measured rate ({src}): "
                      f"{ref_hours:,.1f} GPU-hours")
     cpu = rates.get("bundled_tiny_sd_cpu", {})
     if base == "bundled:tiny-sd" and cpu:
         ft_s = ft_images / (cpu["finetune_images_per_second"])
-        syn_s = 0.0
         table = {float(k): v for k, v in cpu["synthesis_images_per_second"].items()}
-        for m in artifacts.stage_jobs(p, "synthesize"):
-            n = expected_images(m, split_sizes(m)[1])
-            syn_s += sum(n / len(_strengths(m["synthesize"])) / _rate(table, s) for s in _strengths(m["synthesize"]))
+        syn_s = sum(n / _rate(table, s) for n, s in shares)
         lines.append(f"  on the kit's 2-core CPU (measured, {cpu['source']}): fine-tune ≈{ft_s / 60:.1f} min, "
                      f"synthesis ≈{syn_s / 60:.1f} min")
     return lines

@@ -45,8 +45,10 @@ def wanted_processes(requested: int, device: str, what: str) -> int:
     return requested
 
 
-def launch(module: str, member: dict, num_processes: int, work: Path) -> None:
-    """Run ``python -m diffmix_utils.<module> --member-json`` as ``num_processes`` torchrun ranks."""
+def launch(module: str, member: dict, num_processes: int, work: Path, publishes: Path) -> Path:
+    """Run ``python -m diffmix_utils.<module> --member-json`` as ``num_processes`` torchrun ranks;
+    returns ``publishes``, the stage folder the ranks must have completed."""
+    from .artifacts import is_done
     spec = atomic_write(Path(work) / "member.json",
                         lambda t: t.write_text(json.dumps(member, sort_keys=True, default=str)))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={num_processes}",
@@ -62,6 +64,9 @@ def launch(module: str, member: dict, num_processes: int, work: Path) -> None:
     if code != 0:
         raise RuntimeError(f"{module}: the {num_processes}-process run failed (exit code {code}); its "
                            "ranks' errors are printed above. Rerun to resume from the last checkpoint.")
+    if not is_done(publishes):
+        raise RuntimeError(f"{module}: the {num_processes}-process run ended without publishing {publishes}")
+    return publishes
 
 
 def make_accelerator(device: str, mixed_precision: str = "no"):

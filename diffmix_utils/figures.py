@@ -128,8 +128,11 @@ def progressive_translation(p: dict, base: Path, formats: list[str], dpi: int, s
 
 
 def filter_grid(folder: Path, base: Path, formats: list[str], dpi: int, count: int = 8) -> list[Path]:
-    """The filter's lowest-scored (row 1) and highest-scored (row 2) images of a pool, with scores."""
+    """The filter's lowest-scored (row 1) and highest-scored (row 2) images of a pool, with scores;
+    nothing for a pool the filter did not score."""
     rows = [r for r in artifacts.read_manifest(folder) if r.get("score") is not None]
+    if not rows:
+        return []
     ranked = sorted(rows, key=lambda r: (r["score"], r["task"]))
     count = min(count, len(ranked) // 2)
     fig, axes = plt.subplots(2, count, figsize=(1.3 * count, 3.0), squeeze=False)

@@ -135,12 +135,6 @@ def finetune_comparison(p: dict, base: Path, formats: list[str], dpi: int, image
     return save(fig, base, formats, dpi)
 
 
-def _baseline_folder(p: dict) -> Path:
-    from .params import expand_sweep
-    base = expand_sweep({**p, "sweep": {"synthesize.strategy": ["none"]}, "variants": []})[0]
-    return artifacts.train_dir(base)
-
-
 @torch.no_grad()
 def tsne_features(p: dict, base: Path, formats: list[str], dpi: int, per_kind: int = 30) -> list[Path]:
     """t-SNE of the run's baseline classifier's features (pre-logits) for real images of two classes
@@ -151,8 +145,9 @@ def tsne_features(p: dict, base: Path, formats: list[str], dpi: int, per_kind: i
     from timm.data.mixup import cutmix_bbox_and_lam
 
     from .models.classifiers import classifier_transforms, load_trained_classifier
+    from .params import baseline_of
     from .widgets import Explorer
-    model, size = load_trained_classifier(_baseline_folder(p))
+    model, size = load_trained_classifier(artifacts.train_dir(baseline_of(p)))
     _, tf = classifier_transforms(size)
     explorer = Explorer(p)
     split, gamma = explorer.split, p["train"]["gamma"]

@@ -132,10 +132,7 @@ def run_finetune(p: dict) -> Path:
     work = out.parent / f"{out.name}.work"
     count = distributed.wanted_processes(ft["num_processes"], pick_device(p["device"]), "finetune")
     if count > 1:
-        distributed.launch("finetune", p, count, work)
-        if not artifacts.is_done(out):
-            raise RuntimeError(f"the {count}-process fine-tune ended without publishing {out}")
-        return out
+        return distributed.launch("finetune", p, count, work, out)
     _train(p, split, out, work)
     return out
 
@@ -246,7 +243,7 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
                 embedding.weight[frozen_rows] = original[frozen_rows]
         log.append({"step": step, "loss": round(acc.reduce(loss.detach(), "mean").item(), 6)})
         if ft["checkpoint_every"] and step % ft["checkpoint_every"] == 0 and step < ft["steps"]:
-            rngs = gather_object([rng_state(gen)]) if world > 1 else [rng_state(gen)]
+            rngs = gather_object([rng_state(gen)])  # one entry per rank
             if acc.is_main_process:
                 named = dict(lora_named)
                 if use_ti:

@@ -239,6 +239,20 @@ def _set(p: dict, dotted: str, value: Any) -> None:
 SYNTHETIC_ONLY_TRAIN_KEYS = ("gamma", "kappa", "synthetic_sampling", "target_classes_per_source")
 
 
+def reset_to_baseline(m: dict) -> None:
+    """Make member ``m`` (in place) the real-data-only baseline: the synthesis keys, ``train.p`` and
+    the training keys that only concern synthetic images take their defaults."""
+    m["synthesize"] = {**defaults()["synthesize"], "strategy": "none"}
+    m["train"].update({k: defaults()["train"][k] for k in SYNTHETIC_ONLY_TRAIN_KEYS}, p=0.0)
+
+
+def baseline_of(member: dict) -> dict:
+    """The baseline run that goes with ``member`` (same data, model and training recipe)."""
+    base = copy.deepcopy(member)
+    reset_to_baseline(base)
+    return base
+
+
 def expand_sweep(p: dict) -> list[dict]:
     """The runs of a sweep: the product of its lists, in key order, duplicates removed.
 
@@ -261,8 +275,7 @@ def expand_sweep(p: dict) -> list[dict]:
         for k, v in zip(keys, combo):
             _set(m, k, v)
         if m["synthesize"]["strategy"] == "none":
-            m["synthesize"] = {**defaults()["synthesize"], "strategy": "none"}
-            m["train"].update({k: defaults()["train"][k] for k in SYNTHETIC_ONLY_TRAIN_KEYS}, p=0.0)
+            reset_to_baseline(m)
         elif not get_strategy(m["synthesize"]["strategy"]).img2img:  # text-to-image: s does not apply
             m["synthesize"].update(strength=1.0, strength_choices=None)
         tag = ",".join(([f"variant={variant['name']}"] if variant else []) + [f"{k}={_get(m, k)}" for k in keys])

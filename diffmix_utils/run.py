@@ -42,7 +42,7 @@ def _strength_label(sy: dict) -> str:
     return "{" + ",".join(f"{c:g}" for c in choices) + "}" if choices else f"{sy['strength']:g}"
 
 
-def plan(p: dict, with_cost: bool = True) -> str:
+def plan(p: dict) -> str:
     """Counts of the work a parameter set implies and its estimated cost (nothing is run)."""
     members = params.expand_sweep(p)
     lines = [f"run {p['name']!r}: {len(members)} sweep member(s)"]
@@ -56,9 +56,8 @@ def plan(p: dict, with_cost: bool = True) -> str:
             more = f", ... {len(pools) - 8} more" if len(pools) > 8 else ""
             extra = " (" + ", ".join(pools[:8]) + more + " of |train|)"
         lines.append(f"  {stage:<10} {len(jobs)} job(s), {done} already complete{extra}")
-    if with_cost:
-        from .costs import estimate
-        lines += estimate(p)
+    from .costs import estimate
+    lines += estimate(p)
     return "\n".join(lines)
 
 

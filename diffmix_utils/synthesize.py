@@ -208,14 +208,9 @@ def _filter(p: dict, out: Path, split: dict, tasks: list[dict]) -> dict | None:
         return None
     from .filter import score_and_mark
     if sy["filter"] == "classifier":  # the run's own baseline on real data, reused by the train stage
-        import copy
-
-        from .params import SYNTHETIC_ONLY_TRAIN_KEYS, defaults
+        from .params import baseline_of
         from .train import run_training
-        base = copy.deepcopy(p)
-        base["synthesize"] = {**defaults()["synthesize"], "strategy": "none"}
-        base["train"].update({k: defaults()["train"][k] for k in SYNTHETIC_ONLY_TRAIN_KEYS}, p=0.0)
-        model = str(run_training(base))
+        model = str(run_training(baseline_of(p)))
     else:
         model = sy["filter_model"]
     superclass = p["finetune"]["superclass"] or split["superclass"]

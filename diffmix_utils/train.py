@@ -65,12 +65,13 @@ def _seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
     np.random.seed((seed * 100003 + epoch + 7919 * rank) % 2**32)
 
 
-def _global_batches(n: int, batch: int, seed: int, epoch: int, rank: int, world: int) -> list[list[int]]:
-    """This rank's share of every global batch of the epoch's shuffled order (the same order for any
-    number of processes); a last batch smaller than the number of processes is dropped."""
+def _global_batches(n: int, batch: int, seed: int, epoch: int, rank: int, world: int) -> list[tuple[list[int], int]]:
+    """(this rank's share, the global batch's size) for every global batch of the epoch's shuffled
+    order (the same order for any number of processes); a last batch smaller than the number of
+    processes is dropped."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch)).tolist()
     batches = [order[k:k + batch] for k in range(0, n, batch)]
-    return [split_evenly(b, rank, world) for b in batches if len(b) >= world]
+    return [(split_evenly(b, rank, world), len(b)) for b in batches if len(b) >= world]
 
 
 def _evaluate(model, parts: dict, split: dict, acc, counts: list[int], thresholds) -> dict:
@@ -101,10 +102,7 @@ def run_training(p: dict) -> Path:
     device = pick_device(p["device"])
     count = distributed.wanted_processes(tr["num_processes"], device, "train")
     if count > 1:
-        distributed.launch("train", p, count, out)
-        if not artifacts.is_done(out):
-            raise RuntimeError(f"the {count}-process training ended without publishing {out}")
-        return out
+        return distributed.launch("train", p, count, out, out)
     acc = distributed.make_accelerator(device, "fp16" if tr["amp"] else "no")
     rank, world, device = acc.process_index, acc.num_processes, acc.device
     distributed.global_batch_share(tr["batch_size"], world, "train")
@@ -155,10 +153,8 @@ def run_training(p: dict) -> Path:
         train_set.set_epoch(epoch)
         loss_fn.set_weights(class_weights(counts, tr["reweight_beta"]).to(device)
                             if drw_epoch is not None and epoch >= drw_epoch else None)
-        batches = _global_batches(len(train_set), tr["batch_size"], p["seed"], epoch, rank, world)
-        global_sizes = [len(b) for b in _global_batches(len(train_set), tr["batch_size"], p["seed"], epoch, 0, 1)
-                        if len(b) >= world]
-        loader = DataLoader(train_set, batch_sampler=batches, num_workers=tr["num_workers"])
+        shares, global_sizes = zip(*_global_batches(len(train_set), tr["batch_size"], p["seed"], epoch, rank, world))
+        loader = DataLoader(train_set, batch_sampler=list(shares), num_workers=tr["num_workers"])
         minority = cmo.batches(epoch) if cmo else None
         totals = torch.zeros(4, dtype=torch.float64)  # loss sum, items, synthetic items, skipped images
         for (x, y, is_syn, skip), global_size in zip(loader, global_sizes):
@@ -175,7 +171,7 @@ def run_training(p: dict) -> Path:
             schedule.step()
             totals += torch.tensor([loss.item() * len(y), len(y), float(is_syn.sum()), float(skip.sum())],
                                    dtype=torch.float64)
-        total_loss, n, n_syn, skipped = acc.reduce(totals.to(device), "sum").tolist() if world > 1 else totals.tolist()
+        total_loss, n, n_syn, skipped = acc.reduce(totals.to(device), "sum").tolist()  # over ranks
         row = {"epoch": epoch + 1, "train_loss": round(total_loss / n, 5), "synthetic_fraction": round(n_syn / n, 4),
                "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - start, 2),
                "skipped_images": int(skipped)}

@@ -24,7 +24,7 @@ def test_two_process_finetune_equals_one_process(tmp_path):
     one = run_finetune(tiny_params(tmp_path / "one", finetune=ft))
     p = tiny_params(tmp_path / "two", finetune=ft)
     out = artifacts.finetune_dir(p)
-    distributed.launch("finetune", p, 2, tmp_path / "launch")
+    distributed.launch("finetune", p, 2, tmp_path / "launch", out)
     assert json.loads((out / "done.json").read_text())["processes"] == 2
     a, b = _weights(one), _weights(out)
     assert a.keys() == b.keys()
@@ -62,8 +62,7 @@ def test_two_process_training_equals_one_process(tmp_path):
     one = run_training(tiny_params(tmp_path / "one", train=train, data=data, synthesize={"strategy": "none"}))
     assert json.loads((one / "result.json").read_text())["num_train"] % 6 in (1, 3, 5)
     p = tiny_params(tmp_path / "two", train=train, data=data, synthesize={"strategy": "none"})
-    distributed.launch("train", p, 2, tmp_path / "launch")
-    two = artifacts.train_dir(p)
+    two = distributed.launch("train", p, 2, tmp_path / "launch", artifacts.train_dir(p))
     m1 = [json.loads(x) for x in (one / "metrics.jsonl").read_text().splitlines()]
     m2 = [json.loads(x) for x in (two / "metrics.jsonl").read_text().splitlines()]
     for a, b in zip(m1, m2, strict=True):
