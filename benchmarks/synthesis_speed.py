@@ -1,71 +1,150 @@
-"""Synthesis throughput: the kit's batched img2img vs the reference's one call per image.
+"""Synthesis throughput: the kit's synthesis stage vs the reference's one pipeline call per image.
 
-    python benchmarks/synthesis_speed.py [params/demo.yaml] [--images 48] [--repeats 2]
+    python benchmarks/synthesis_speed.py [params/demo.yaml] [--images 192] [--repeats 2] [--compile]
+                                         [--set synthesize.batch_size=48]
 
-Both use the same pipeline object (the parameter file's base model, DPM-Solver++, its steps and
-guidance, resolution) on the same real source images, alternating in one process: the kit sends
-``synthesize.batch_size`` images per call (one strength per batch), the reference's way sends one
-image per call; the kit with ``synthesize.compile`` (a torch.compile'd UNet) is timed too, after
-its one-off compilation. Then the kit's cost per image across strengths (img2img runs about s x steps
-denoising steps). Prints images/s and the ratio. Asserts nothing.
+Every setting makes the same number of images from the parameter file's synthesis settings (its
+strategy, base model, fine-tune, DPM-Solver steps, guidance, resolution; s = --strength, filter
+off), each round with a fresh synthesis seed, timed from start to the last PNG on disk, model
+loading included, and the settings alternate within one process so drifts hit all alike:
+
+- kit stage, end to end: ``run_synthesis`` with the file's ``synthesize`` settings (on CPU, by
+  default, one worker thread per core running whole batches with one torch thread each; batched
+  calls; LoRA merged into the weights), model loading, plan and manifest included;
+- the reference's way, end to end: one pipeline loaded and re-used, one image per call, the LoRA
+  loaded unmerged, torch's default threads, each image written as it is made;
+- the same two with the model already loaded (generation alone, the steady state of a large pool),
+  and the kit's batches on one worker with torch's default threads (batching and the merged LoRA
+  alone);
+- with --compile, the kit stage with ``synthesize.compile`` (each worker compiles each batch shape;
+  the first round pays the compilation, later rounds hit torch's on-disk cache).
+
+Then the kit's cost per image across strengths in one process (img2img runs int(s * steps)
+denoising steps; the paper's throughput figure). Prints images/s and ratios; asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
+import copy
+import shutil
 import sys
+import tempfile
 import time
-
-import torch
+from pathlib import Path
 
 from diffmix_utils import artifacts, params
-from diffmix_utils.data import ensure_split, open_image
-from diffmix_utils.models.base import load_pipeline, pick_device
+from diffmix_utils.cpu_lanes import lane_count, lane_pipeline, run_in_lanes
+from diffmix_utils.data import ensure_split
+from diffmix_utils.finetune import run_finetune
+from diffmix_utils.run import parse_overrides
+from diffmix_utils.models.base import apply_finetune, load_pipeline, pick_device
+from diffmix_utils.strategies import get_strategy
+from diffmix_utils.synthesis_plan import make_batches, plan_tasks
+from diffmix_utils.synthesize import load_strategy_pipeline, render_batch, process_count, run_synthesis
 
 from _timing import alternate, report
 
+_seeds = iter(range(10_000, 20_000))
 
-def run(pipe, images, prompts, strength, steps, guidance, batch):
+
+def with_synthesis(p: dict, **changes) -> dict:
+    """``p`` with a fresh synthesis seed and ``changes`` in its synthesize section."""
+    m = copy.deepcopy(p)
+    m["synthesize"].update(seed=next(_seeds), **changes)
+    return m
+
+
+def kit_stage(p: dict, **changes) -> float:
+    m = with_synthesis(p, **changes)
     start = time.perf_counter()
-    for b in range(0, len(images), batch):
-        chunk = images[b:b + batch]
-        pipe(prompt=prompts[b:b + batch], image=chunk, strength=strength, num_inference_steps=steps,
-             guidance_scale=guidance, generator=[torch.Generator().manual_seed(b + j) for j in range(len(chunk))])
-    return len(images) / (time.perf_counter() - start)
+    out = run_synthesis(m)
+    rate = len(list(out.glob("images/*/*.png"))) / (time.perf_counter() - start)
+    shutil.rmtree(out)
+    return rate
+
+
+def reference_pipeline(m: dict, strategy):
+    """The reference's pipeline: the same model with the LoRA loaded unmerged."""
+    pipe = load_pipeline(m["model"]["base"], artifacts.store(m), "img2img" if strategy.img2img else "txt2img",
+                         pick_device(m["device"]))
+    tokens = apply_finetune(pipe, artifacts.finetune_dir(m), lora=strategy.lora, embeddings=strategy.tokens) \
+        if strategy.needs_finetune else []
+    return pipe, bool(tokens)
+
+
+def reference_way(p: dict, pipe=None) -> float:
+    """One image per call, written as it is made; model loading timed unless ``pipe`` is given."""
+    m = with_synthesis(p)
+    split = ensure_split(artifacts.split_path(m), m["data"], artifacts.store(m) / "datasets")
+    strategy = get_strategy(m["synthesize"]["strategy"])
+    tasks = plan_tasks(m, split)
+    start = time.perf_counter()
+    pipe, with_tokens = pipe or reference_pipeline(m, strategy)
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in tasks:
+            render_batch(m, split, pipe, strategy, with_tokens, [t])[0].save(Path(tmp) / f"{t['task']}.png")
+    return len(tasks) / (time.perf_counter() - start)
+
+
+def kit_generation(p: dict, pipes: list, with_tokens: bool, threads: int | None) -> float:
+    """The stage's batches on its workers (``pipes``: one per worker), model already loaded."""
+    m = with_synthesis(p)
+    split = ensure_split(artifacts.split_path(m), m["data"], artifacts.store(m) / "datasets")
+    strategy = get_strategy(m["synthesize"]["strategy"])
+    batches = make_batches(plan_tasks(m, split), m["synthesize"]["batch_size"])
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        def work(lane, batch):
+            for t, im in zip(batch, render_batch(m, split, pipes[lane], strategy, with_tokens, batch)):
+                im.save(Path(tmp) / f"{t['task']}.png")
+        run_in_lanes(batches, len(pipes), threads, work)
+    return sum(map(len, batches)) / (time.perf_counter() - start)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("params_file", nargs="?", default="params/demo.yaml")
-    ap.add_argument("--images", type=int, default=48)
+    ap.add_argument("--images", type=int, default=192)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--strength", type=float, default=0.7)
+    ap.add_argument("--compile", action="store_true", help="also time synthesize.compile")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
     args = ap.parse_args(argv)
-    p = params.expand_sweep(params.load(args.params_file))[-1]
-    syn, res = p["synthesize"], p["model"]["resolution"]
+    p = params.expand_sweep(params.load(args.params_file, parse_overrides(args.set)))[-1]
     split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
-    device = pick_device(p["device"])
-    pipe = load_pipeline(p["model"]["base"], artifacts.store(p), "img2img", device)
-    idx = (split["train"] * (args.images // len(split["train"]) + 1))[:args.images]
-    images = [open_image(split, i).resize((res, res), resample=3) for i in idx]
-    prompts = [f"a photo of a {split['classes'][(split['items'][i]['label'] + 1) % len(split['classes'])]} "
-               f"{split['superclass']}" for i in idx]
-    common = (syn["steps"], syn["guidance"])
-    run(pipe, images[:4], prompts[:4], args.strength, *common, 4)  # warm-up
-    print(f"{p['model']['base']} at {res} px on {device}, {syn['steps']} steps, CFG {syn['guidance']}, "
-          f"s = {args.strength}, {args.images} images x {args.repeats} repeats")
-    compiled = load_pipeline(p["model"]["base"], artifacts.store(p), "img2img", device)
-    compiled.unet = torch.compile(compiled.unet, dynamic=False)  # synthesize.compile: true
-    start = time.perf_counter()
-    run(compiled, images, prompts, args.strength, *common, syn["batch_size"])  # compiles each batch shape once
-    print(f"torch.compile warm-up (each batch shape once): {time.perf_counter() - start:.1f} s")
-    kit, kitc, ref = report(alternate({
-        "kit (batched)": lambda: run(pipe, images, prompts, args.strength, *common, syn["batch_size"]),
-        "kit (batched, compile)": lambda: run(compiled, images, prompts, args.strength, *common, syn["batch_size"]),
-        "reference (1 per call)": lambda: run(pipe, images, prompts, args.strength, *common, 1)}, args.repeats), 2)
-    print(f"kit / reference: {kit / ref:.2f}x; with synthesize.compile: {kitc / ref:.2f}x (target >= 3x)")
-    print("kit cost per image across strengths (batched):")
+    p["synthesize"].update(strength=args.strength, strength_choices=None, filter="none",
+                           multiplier=args.images / len(split["train"]))
+    strategy = get_strategy(p["synthesize"]["strategy"])
+    if strategy.needs_finetune:
+        run_finetune(p)  # reused from the store when the demo has made it
+    syn, device = p["synthesize"], pick_device(p["device"])
+    batches = len(make_batches(plan_tasks(p, split), syn["batch_size"]))
+    processes = process_count(p, device, batches)
+    lanes = lane_count(syn["cpu_workers"], syn["cpu_threads"], processes, batches) if device == "cpu" else 1
+    print(f"{strategy.name} on {p['model']['base']} at {p['model']['resolution']} px on {device}, {syn['steps']} "
+          f"steps, CFG {syn['guidance']}, s = {args.strength}, {args.images} images x {args.repeats} rounds; kit: "
+          f"batch {syn['batch_size']}, {processes} process(es) x {lanes} worker(s) x {syn['cpu_threads']} thread(s)")
+    pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
+    lane_pipes = [pipe] + [lane_pipeline(pipe) for _ in range(lanes - 1)]
+    reference = reference_pipeline(p, strategy)
+    threads = syn["cpu_threads"] if device == "cpu" else None
+    settings = {
+        "kit stage, end to end": lambda: kit_stage(p),
+        "reference's way, end to end": lambda: reference_way(p),
+        f"kit generation, {lanes} worker(s)": lambda: kit_generation(p, lane_pipes, with_tokens, threads),
+        "kit generation, 1 worker, default threads": lambda: kit_generation(p, [pipe], with_tokens, None),
+        "reference's way, generation": lambda: reference_way(p, reference)}
+    if args.compile:
+        settings["kit stage + synthesize.compile, end to end"] = lambda: kit_stage(p, compile=True)
+    r = report(alternate(settings, args.repeats), 2)
+    print(f"kit / reference, end to end (model loading included): {r[0] / r[1]:.2f}x"
+          + (f"; with compile: {r[5] / r[1]:.2f}x" if args.compile else ""))
+    print(f"kit / reference, generation (steady state): {r[2] / r[4]:.2f}x (target >= 3x); "
+          f"batching and the merged LoRA alone (1 worker): {r[3] / r[4]:.2f}x")
+    print(f"kit cost per image across strengths ({lanes} worker(s), batched, generation alone):")
     for s in (0.1, 0.3, 0.5, 0.7, 0.9, 1.0):
-        rate = run(pipe, images, prompts, s, *common, syn["batch_size"])
+        rate = kit_generation({**p, "synthesize": {**syn, "strength": s, "multiplier": 48 / len(split["train"])}},
+                              lane_pipes, with_tokens, threads)
         print(f"  s = {s:.1f}: {rate:7.2f} img/s = {1000 / rate:7.1f} ms/img")
     return 0
 

@@ -17,7 +17,8 @@ from .atomic import atomic_write
 
 # Keys that do not change a stage's output (speed or bookkeeping only) are left out of its hash.
 _NOT_SHAPING = {"data": {"download"}, "finetune": {"checkpoint_every", "checkpoint_limit", "num_processes"},
-                "synthesize": {"batch_size", "num_processes"}, "train": {"num_workers", "num_processes"}}
+                "synthesize": {"batch_size", "num_processes", "cpu_workers", "cpu_threads"},
+                "train": {"num_workers", "num_processes"}}
 MANIFEST_COLUMNS = ["task", "path", "strategy", "source_class", "target_class", "source_index",
                     "strength", "seed"]
 FINETUNED_STRATEGIES = {"diff-mix", "diff-aug", "diff-gen", "ti-mix", "ti-aug"}

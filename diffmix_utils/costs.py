@@ -78,9 +78,23 @@ def _diffusion_flops(unet_json: str, vae_json: str, resolution: int) -> dict:
     return out
 
 
+def config_flops(unet_config: dict, vae_config: dict, resolution: int) -> dict:
+    """FLOPs of one UNet pass of a CFG pair (``unet_pair``), one VAE ``encode`` and one ``decode``."""
+    return _diffusion_flops(json.dumps(unet_config, sort_keys=True, default=list),
+                            json.dumps(vae_config, sort_keys=True, default=list), resolution)
+
+
 def diffusion_flops(base: str, resolution: int) -> tuple[dict, str]:
     ucfg, vcfg, source = _configs(base)
-    return _diffusion_flops(json.dumps(ucfg, sort_keys=True), json.dumps(vcfg, sort_keys=True), resolution), source
+    return config_flops(ucfg, vcfg, resolution), source
+
+
+def image_flops(diff: dict, steps: int, strength: float, guidance: float, img2img: bool) -> float:
+    """FLOPs of one synthetic image: int(steps x s) denoising passes for img2img (all ``steps`` for
+    text-to-image), the CFG pair when guidance > 1, the decode, and the encode of an img2img source."""
+    passes = int(steps * strength) if img2img else steps
+    per_pass = diff["unet_pair"] if guidance > 1 else diff["unet_pair"] / 2
+    return passes * per_pass + diff["decode"] + (diff["encode"] if img2img else 0)
 
 
 @lru_cache(maxsize=None)
@@ -161,13 +175,11 @@ def estimate(p: dict) -> list[str]:
         exact &= ok
         n, sy = expected_images(m, n_train), m["synthesize"]
         strategy = get_strategy(sy["strategy"])
-        per_step = diff["unet_pair"] if sy["guidance"] > 1 else single
         strengths = sy["strength_choices"] or [sy["strength"]]
         for s in strengths:
             share = n / len(strengths)
             shares.append((share, s))
-            steps = sy["steps"] if not strategy.img2img else int(sy["steps"] * s)
-            syn_flops += share * (steps * per_step + diff["decode"] + (diff["encode"] if strategy.img2img else 0))
+            syn_flops += share * image_flops(diff, sy["steps"], s, sy["guidance"], strategy.img2img)
     syn_images = round(sum(n for n, _ in shares))
     flops["synthesize"] = syn_flops
 

@@ -136,12 +136,18 @@ def _check_cross(p: dict) -> None:
                           "such as runwayml/stable-diffusion-v1-5, or an existing local folder")
     if m["resolution"] % 8:
         raise ParamsError(f"model.resolution = {m['resolution']} is not valid; it must be a multiple of 8")
-    syn = p["synthesize"]
-    if syn["strategy"] != "none" and get_strategy(syn["strategy"]).img2img:
-        for s in syn["strength_choices"] or [syn["strength"]]:
-            if int(syn["steps"] * s) < 1:
-                raise ParamsError(f"synthesize.strength = {s} with synthesize.steps = {syn['steps']} runs no "
-                                  f"denoising step (img2img runs int(steps * strength)); use steps >= {int(1 / s) + 1}")
+    syn, mode = p["synthesize"], p["finetune"]["mode"]
+    st = None if syn["strategy"] == "none" else get_strategy(syn["strategy"])
+    for s in (syn["strength_choices"] or [syn["strength"]]) if st and st.img2img else []:
+        if int(syn["steps"] * s) < 1:
+            raise ParamsError(f"synthesize.strength = {s} with synthesize.steps = {syn['steps']} runs no "
+                              f"denoising step (img2img runs int(steps * strength)); use steps >= {int(1 / s) + 1}")
+    lacking = st and ("LoRA" if st.lora and mode == "ti_only" else
+                      "class tokens" if st.tokens and not st.lora and mode == "lora_only" else None)
+    if lacking:
+        raise ParamsError(f"synthesize.strategy = {st.name!r} loads {lacking}, which finetune.mode = {mode!r} "
+                          f"does not train; use {'ti-mix / ti-aug' if lacking == 'LoRA' else 'diff-mix / diff-aug'} "
+                          "or another finetune.mode")
     t = p["train"]
     if t["shot_thresholds"] is not None and (len(t["shot_thresholds"]) != 2
                                              or t["shot_thresholds"][0] < t["shot_thresholds"][1]):

@@ -99,13 +99,24 @@ SCHEMA: dict[str, Any] = {
         "strength_choices": F(None, "list[float]", "draw s per task uniformly from this list "
                               "(reference 'uniform': [0.3, 0.5, 0.7, 0.9])", low=0.0, high=1.0,
                               low_open=True, nullable=True),
-        "multiplier": F(1.0, "float", "synthetic images = multiplier x |train|", low=0.0, low_open=True),
+        "multiplier": F(5.0, "float", "synthetic images = multiplier x |train| (reference: 5; 10 for long-tail)",
+                        low=0.0, low_open=True),
+        "target_sampling": F("uniform", "str", "target class of a mix task: uniform over classes, or tail: "
+                             "p(c) ∝ 1/(n_c+1) over the train counts (long-tail; the reference applies that "
+                             "weighting when drawing, train.synthetic_sampling: tail)", choices=("uniform", "tail")),
         "steps": F(25, "int", "DPM-Solver inference steps", low=1),
         "guidance": F(7.5, "float", "classifier-free guidance scale", low=0.0),
         "batch_size": F(16, "int", "images per pipeline call", low=1),
         "seed": F(0, "int", "synthesis seed; image seed = f(seed, task index)", low=0),
-        "num_processes": F(1, "int", "worker processes sharing the batches (images identical for any number)",
-                           low=1),
+        "num_processes": F(None, "int", "worker processes sharing the batches, images identical for any number "
+                           "(null: one per GPU; one on CPU, where cpu_workers share the cores)", low=1, nullable=True),
+        "cpu_workers": F(None, "int", "on CPU, threads of a process that run batches side by side, images "
+                         "identical for any number (null: usable cores / cpu_threads)", low=1, nullable=True),
+        "cpu_threads": F(1, "int", "torch threads of each CPU worker, fixed because the thread count changes the "
+                         "images' last bits; one per worker is the fastest (benchmarks/synthesis_speed.py)", low=1),
+        "dtype": F("auto", "str", "weights and activations of the synthesis pipeline (auto: fp16 on CUDA, as "
+                   "the reference; fp32 on CPU, where half precision is slower)",
+                   choices=("auto", "fp32", "fp16", "bf16")),
         "compile": F(False, "bool", "torch.compile the UNet, static shapes (images differ from eager in the last "
                      "bits, so it is part of the pool's key; the 1-vs-N identity test covers eager only)"),
         "filter": F("none", "str", "score the pool and mark its lowest filter_fraction not kept: clip (the "

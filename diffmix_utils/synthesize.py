@@ -1,17 +1,16 @@
 """Synthesis stage: plan the tasks, run them in fixed batches, write images and the manifest.
 
-The task plan (task -> source image, target class, strength, seed) is a pure function of the
-parameters and the split file and is written (``plan.csv``) before any image. Source and target
-classes are uniform over classes, as in the reference (so the pool is class-balanced even when the
-real set is not); the source image is uniform within its class. Tasks are grouped into fixed
-batches of one strength each; every image has its own generator seeded from (seed, task), so the
-images do not depend on how batches are scheduled or on the resume history.
+The task plan (``synthesis_plan``) is written (``plan.csv``) before any image; its batches run in
+fixed order. Bad inputs (a class without a training image, a fine-tune folder without the files
+the strategy loads) stop the stage before anything is written.
 
 Each image is written atomically, so a rerun after ``kill -9`` skips finished batches and ends
 with exactly the files an uninterrupted run writes; ``manifest.csv`` and ``done.json`` come last.
 
 ``synthesize.num_processes`` N > 1 spreads the fixed batches over N worker processes (batch b goes
 to worker b mod N; on GPUs worker k uses ``cuda:k``), so the images are byte-identical for any N.
+On CPU a process runs its batches side by side in ``synthesize.cpu_workers`` threads of
+``synthesize.cpu_threads`` torch threads each (``cpu_lanes``), the same bytes for any number of them.
 Under ``accelerate launch`` / ``torchrun ... -m diffmix_utils.synthesize params.yaml`` the launched
 processes shard the same way by ``RANK`` / ``WORLD_SIZE``, and rank 0 writes the manifest once all
 planned images are on disk.
@@ -23,76 +22,69 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from . import artifacts
+from .cpu_lanes import cpu_threads, lane_count, lane_pipeline, run_in_lanes
 from .data import ensure_split, open_image
 from .models.base import apply_finetune, load_pipeline, pick_device
 from .strategies import get_strategy
+from .synthesis_plan import make_batches, plan_tasks
 
 
-def task_seed(seed: int, task: int) -> int:
-    """The image seed of a task: a pure function of (synthesis seed, task index)."""
-    return int(np.random.SeedSequence([seed, task]).generate_state(1)[0])
+def check_finetune(p: dict, strategy) -> None:
+    """A strategy that loads the fine-tune needs its folder complete and holding the files it loads."""
+    if not strategy.needs_finetune:
+        return
+    ft = artifacts.finetune_dir(p)
+    if not artifacts.is_done(ft):
+        raise FileNotFoundError(f"strategy {strategy.name!r} needs the fine-tuned model, but "
+                                f"{ft} is not complete: run the finetune stage first")
+    need = (["pytorch_lora_weights.safetensors"] if strategy.lora else []) + \
+        (["learned_embeds.safetensors"] if strategy.tokens and p["finetune"]["mode"] != "lora_only" else [])
+    missing = [name for name in need if not (ft / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{ft} is marked complete but has no {' and no '.join(missing)}, which strategy "
+                                f"{strategy.name!r} loads: delete that folder and rerun the finetune stage")
 
 
-def plan_tasks(p: dict, split: dict) -> list[dict]:
-    """The full, deterministic task list of a synthesis run."""
-    syn = p["synthesize"]
-    strategy = get_strategy(syn["strategy"])
-    classes = len(split["classes"])
-    by_class: list[list[int]] = [[] for _ in range(classes)]
-    for i in split["train"]:
-        by_class[split["items"][i]["label"]].append(i)
-    present = [c for c in range(classes) if by_class[c]]
-    n = max(1, round(syn["multiplier"] * len(split["train"])))
-    rng = np.random.default_rng([syn["seed"], 7])
-    sources = rng.choice(present, size=n)
-    targets = rng.integers(0, classes, size=n) if strategy.inter_class else sources
-    picks = rng.random(n)
-    if not strategy.img2img:
-        strengths = np.ones(n)
-    elif syn["strength_choices"]:
-        strengths = np.asarray(syn["strength_choices"])[rng.integers(0, len(syn["strength_choices"]), n)]
-    else:
-        strengths = np.full(n, syn["strength"])
-    tasks = []
-    for t in range(n):
-        src, tgt, s = int(sources[t]), int(targets[t]), float(strengths[t])
-        index = by_class[src][int(picks[t] * len(by_class[src]))] if strategy.img2img else -1
-        tasks.append({"task": t, "strategy": strategy.name, "source_class": src, "target_class": tgt,
-                      "source_index": index, "strength": s, "seed": task_seed(syn["seed"], t),
-                      "path": f"images/{src:03d}/{tgt:03d}-{index}-{s:g}-t{t:06d}.png"})
-    return tasks
-
-
-def make_batches(tasks: list[dict], batch_size: int) -> list[list[dict]]:
-    """Fixed batches: tasks grouped by strength (in task order), then cut into ``batch_size``."""
-    batches = []
-    for s in sorted({t["strength"] for t in tasks}):
-        group = [t for t in tasks if t["strength"] == s]
-        batches += [group[i:i + batch_size] for i in range(0, len(group), batch_size)]
-    return batches
+def synthesis_dtype(p: dict, device: str) -> torch.dtype:
+    """``synthesize.dtype``; auto is fp16 on CUDA (as the reference) and fp32 on CPU."""
+    name = p["synthesize"]["dtype"]
+    if name == "auto":
+        name = "fp16" if device.startswith("cuda") else "fp32"
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
 def load_strategy_pipeline(p: dict, strategy, device: str):
     """The pipeline a strategy needs (fine-tuned, tokens only, or base) and whether it has the tokens."""
     kind = "img2img" if strategy.img2img else "txt2img"
-    pipe = load_pipeline(p["model"]["base"], artifacts.store(p), kind, device)
+    check_finetune(p, strategy)
+    pipe = load_pipeline(p["model"]["base"], artifacts.store(p), kind, device, dtype=synthesis_dtype(p, device))
     tokens = []
     if strategy.needs_finetune:
         ft = artifacts.finetune_dir(p)
-        if not artifacts.is_done(ft):
-            raise FileNotFoundError(f"strategy {strategy.name!r} needs the fine-tuned model, but "
-                                    f"{ft} is not complete: run the finetune stage first")
         has_tokens = (ft / "learned_embeds.safetensors").is_file()
         tokens = apply_finetune(pipe, ft, lora=strategy.lora, embeddings=strategy.tokens and has_tokens)
+        if strategy.lora:  # merge W + BA once: each call then skips the LoRA branch (last bits differ)
+            pipe.fuse_lora()
     return pipe, bool(tokens)
+
+
+def pipeline_call(pipe, prompts: list[str], seeds: list[int], steps: int, guidance: float, resolution: int,
+                  images: list | None = None, strength: float = 1.0) -> list:
+    """The kit's one pipeline call: per-image prompts and seeded generators, one strength; img2img
+    when ``images`` (already ``resolution`` px) are given, else text-to-image. PIL images out."""
+    common = dict(prompt=prompts, num_inference_steps=steps, guidance_scale=guidance,
+                  generator=[torch.Generator().manual_seed(s) for s in seeds])
+    if images is None:
+        return pipe(height=resolution, width=resolution, **common).images
+    return pipe(image=images, strength=strength, **common).images
 
 
 def render_batch(p: dict, split: dict, pipe, strategy, with_tokens: bool, batch: list[dict]) -> list:
@@ -101,32 +93,53 @@ def render_batch(p: dict, split: dict, pipe, strategy, with_tokens: bool, batch:
     syn, res = p["synthesize"], p["model"]["resolution"]
     superclass = p["finetune"]["superclass"] or split["superclass"]
     prompts = [strategy.prompt(t["target_class"], split["classes"], superclass, with_tokens) for t in batch]
-    common = dict(prompt=prompts, num_inference_steps=syn["steps"], guidance_scale=syn["guidance"],
-                  generator=[torch.Generator().manual_seed(t["seed"]) for t in batch])
+    call = dict(steps=syn["steps"], guidance=syn["guidance"], resolution=res)
     if not strategy.img2img:
-        return pipe(height=res, width=res, **common).images
+        return pipeline_call(pipe, prompts, [t["seed"] for t in batch], **call)
     sources = [open_image(split, t["source_index"]) for t in batch]
-    images = pipe(image=[s.resize((res, res), resample=3) for s in sources], strength=batch[0]["strength"],
-                  **common).images
+    images = pipeline_call(pipe, prompts, [t["seed"] for t in batch], **call,
+                           images=[s.resize((res, res), resample=3) for s in sources], strength=batch[0]["strength"])
     return [im.resize(s.size, resample=3) for im, s in zip(images, sources)]
 
 
-def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device: str, desc: str) -> int:
-    """Run the batches whose images are not all on disk yet; returns the number of images made."""
+def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device: str, desc: str,
+              processes: int = 1) -> int:
+    """Run the batches whose images are not all on disk yet; returns the number of images made.
+    On CPU the batches run side by side in lanes (``cpu_lanes``) of ``cpu_threads`` torch threads."""
+    syn = p["synthesize"]
     todo = [b for b in batches if not all((out / t["path"]).is_file() for t in b)]
     if not todo:
         return 0
-    strategy = get_strategy(p["synthesize"]["strategy"])
-    pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
-    if p["synthesize"]["compile"]:  # static shapes: a batch's kernels never depend on what ran before it
+    strategy = get_strategy(syn["strategy"])
+    on_cpu = device == "cpu"
+    lanes = lane_count(syn["cpu_workers"], syn["cpu_threads"], processes, len(todo)) if on_cpu else 1
+    with cpu_threads(syn["cpu_threads"] if on_cpu else None):
+        pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
+    if syn["compile"]:  # static shapes: a batch's kernels never depend on what ran before it
         pipe.unet = torch.compile(pipe.unet, dynamic=False)
-    bar = tqdm(total=sum(map(len, todo)), desc=desc, unit="img")
-    for batch in todo:
-        for t, im in zip(batch, render_batch(p, split, pipe, strategy, with_tokens, batch)):
+    pipes = [pipe] + [lane_pipeline(pipe) for _ in range(lanes - 1)]
+    bar, lock = tqdm(total=sum(map(len, todo)), desc=desc, unit="img"), threading.Lock()
+
+    def render_and_write(lane: int, batch: list[dict]) -> None:
+        for t, im in zip(batch, render_batch(p, split, pipes[lane], strategy, with_tokens, batch)):
             artifacts.atomic_write(out / t["path"], lambda tmp, im=im: im.save(tmp, format="PNG"))
-        bar.update(len(batch))
-    bar.close()
+        with lock:
+            bar.update(len(batch))
+
+    try:
+        run_in_lanes(todo, lanes, syn["cpu_threads"] if on_cpu else None, render_and_write)
+    finally:
+        bar.close()
     return sum(map(len, todo))
+
+
+def process_count(p: dict, device: str, batches: int) -> int:
+    """``synthesize.num_processes``; null is one per GPU, or one on CPU (where lanes share the cores);
+    never more than there are batches."""
+    wanted = p["synthesize"]["num_processes"]
+    if wanted is None:
+        wanted = torch.cuda.device_count() if device.startswith("cuda") else 1
+    return max(1, min(wanted, batches))
 
 
 def _prepare(p: dict) -> tuple[Path, dict, list[dict], list[list[dict]]]:
@@ -143,9 +156,8 @@ def run_shard(p: dict, index: int, count: int, device: str | None = None) -> int
         device = pick_device(p["device"])
         if device == "cuda" and torch.cuda.device_count() > 1:
             device = f"cuda:{index % torch.cuda.device_count()}"
-    # on CPU every worker keeps torch's default thread count: fewer threads change the float
-    # reduction order, and then the images would differ in the last bits between 1 and N processes
-    return _generate(p, out, split, batches[index::count], device, f"synthesize shard {index + 1}/{count}")
+    return _generate(p, out, split, batches[index::count], device, f"synthesize shard {index + 1}/{count}",
+                     processes=count)
 
 
 def _run_workers(p: dict, count: int) -> None:
@@ -178,14 +190,18 @@ def run_synthesis(p: dict) -> Path | None:
     if out is None or artifacts.is_done(out):
         print("synthesis: nothing to do" if out is None else f"synthesis already complete: {out}")
         return out
+    check_finetune(p, get_strategy(p["synthesize"]["strategy"]))
     out, split, tasks, batches = _prepare(p)
     artifacts.write_manifest(out / "plan.csv", tasks)
-    device, start, count = pick_device(p["device"]), time.time(), p["synthesize"]["num_processes"]
+    for partial in out.glob("images/*/.*.tmp"):  # a killed run's half-written image, never in the manifest
+        partial.unlink()
+    device, start = pick_device(p["device"]), time.time()
+    count = process_count(p, device, len(batches))
+    made = sum(not (out / t["path"]).is_file() for t in tasks)
     if count > 1:
         _run_workers(p, count)
-        made = 0
     else:
-        made = _generate(p, out, split, batches, device, f"synthesize {p['synthesize']['strategy']}")
+        _generate(p, out, split, batches, device, f"synthesize {p['synthesize']['strategy']}")
     generating = time.time() - start  # the generation alone (the filter below is not synthesis throughput)
     missing = [t["path"] for t in tasks if not (out / t["path"]).is_file()]
     if missing:
@@ -195,9 +211,11 @@ def run_synthesis(p: dict) -> Path | None:
         artifacts.write_manifest(out / "manifest.csv", tasks)
     artifacts.mark_done(out, {"filter": filtered, "images": len(tasks), "strategy": p["synthesize"]["strategy"],
                               "device": device,
-                              "processes": count, "seconds_this_run": round(time.time() - start, 1),
-                              "images_per_second_this_run": round(made / max(generating, 1e-9), 3)
-                              if count == 1 else None})
+                              "dtype": str(synthesis_dtype(p, device)).replace("torch.", ""),
+                              "processes": count, "cpu_threads": p["synthesize"]["cpu_threads"]
+                              if device == "cpu" else None, "seconds_this_run": round(time.time() - start, 1),
+                              # wall clock of the generation, worker start-up and model loading included
+                              "images_per_second_this_run": round(made / max(generating, 1e-9), 3)})
     return out
 
 

@@ -13,7 +13,7 @@ def tiny_params(workdir, **sections) -> dict:
     raw = {"name": "t", "workdir": str(workdir), "device": "cpu",
            "data": {"num_classes": 4, "train_per_class": 6, "test_per_class": 3, "val_fraction": 0.2},
            "finetune": {"steps": 3, "batch_size": 2},
-           "synthesize": {"multiplier": 1.0, "steps": 3, "batch_size": 4},
+           "synthesize": {"multiplier": 1.0, "steps": 3, "batch_size": 4, "num_processes": 1},
            "train": {"image_size": 32, "epochs": 2, "batch_size": 8, "p": 0.5}}
     for key, value in sections.items():
         if isinstance(value, dict):

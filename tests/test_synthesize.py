@@ -4,10 +4,13 @@ from __future__ import annotations
 import csv
 import hashlib
 
+import numpy as np
+
 from diffmix_utils import artifacts
 from diffmix_utils.data import ensure_split
 from diffmix_utils.strategies import STRATEGIES, get_strategy
-from diffmix_utils.synthesize import make_batches, plan_tasks, run_synthesis, task_seed
+from diffmix_utils.synthesis_plan import make_batches, plan_tasks, task_seed
+from diffmix_utils.synthesize import expected_images, run_synthesis
 from diffmix_utils import params
 
 from .conftest import tiny_params
@@ -72,15 +75,183 @@ def test_synthesis_writes_the_manifest_and_resumes_to_identical_files(finetuned)
     assert not [f for f in out.rglob("*") if f.name.startswith(".")]  # no temp file left
 
 
-def test_images_and_manifest_are_identical_for_one_and_two_processes(tmp_path):
-    from diffmix_utils.synthesize import run_synthesis
+def test_images_and_manifest_are_identical_for_one_and_two_processes_and_lanes(tmp_path):
     runs = {}
-    for n in (1, 2):
-        p = tiny_params(tmp_path / f"n{n}", synthesize={"strategy": "real-mix", "num_processes": n, "batch_size": 3})
+    for n, lanes in ((1, 1), (2, None), (1, 3)):
+        p = tiny_params(tmp_path / f"n{n}-{lanes}", synthesize={"strategy": "real-mix", "num_processes": n,
+                                                                "cpu_workers": lanes, "batch_size": 3})
         p = params.expand_sweep(p)[0]
         out = run_synthesis(p)
         files = sorted(f.relative_to(out) for f in (out / "images").rglob("*.png"))
-        runs[n] = (files, {f: (out / f).read_bytes() for f in files}, (out / "manifest.csv").read_text())
-    assert runs[1][0] == runs[2][0] and len(runs[1][0]) > 3
-    assert runs[1][1] == runs[2][1]  # byte-identical images
-    assert runs[1][2] == runs[2][2]
+        runs[n, lanes] = (files, {f: (out / f).read_bytes() for f in files}, (out / "manifest.csv").read_text())
+    one = runs[1, 1]
+    assert len(one[0]) > 3
+    assert runs[2, None] == one and runs[1, 3] == one  # the same files, byte-identical images, same manifest
+
+
+def test_every_strategy_runs_on_the_tiny_model(finetuned):
+    from PIL import Image
+    p, _ = finetuned
+    pixels = {}
+    for name in STRATEGIES:
+        m = params.expand_sweep(tiny_params(p["workdir"], synthesize={"strategy": name, "multiplier": 0.25}))[0]
+        out = run_synthesis(m)
+        with open(out / "manifest.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        strategy = get_strategy(name)
+        assert len(rows) == expected_images(m, len(_split(m)["train"])) > 2 and {r["strategy"] for r in rows} == {name}
+        for r in rows:
+            with Image.open(out / r["path"]) as im:
+                assert im.size == (64, 64)  # the source's size (toybirds 64 px), or the model's resolution
+                pixels.setdefault(name, []).append(im.tobytes())
+            assert (r["source_index"] == "-1") == (not strategy.img2img)
+            if not strategy.inter_class:
+                assert r["source_class"] == r["target_class"]
+    # the mix strategies share one plan; the fine-tuned LoRA + tokens, the tokens alone and the class
+    # names each give other images
+    assert len({tuple(pixels[n]) for n in ("diff-mix", "real-mix", "ti-mix")}) == 3
+
+
+def test_kill_9_mid_run_then_resume_ends_with_the_uninterrupted_files(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+    runs = {}
+    for case in ("clean", "killed"):
+        p = tiny_params(tmp_path / case, synthesize={"strategy": "real-mix", "multiplier": 2.0, "steps": 10,
+                                                     "batch_size": 2})
+        out = artifacts.synthesis_dir(p)
+        if case == "killed":
+            _split(p)  # the split and the model exist before the clock starts
+            (tmp_path / "p.yaml").write_text(yaml.safe_dump(p))
+            proc = subprocess.Popen([sys.executable, "-m", "diffmix_utils.synthesize", str(tmp_path / "p.yaml")])
+            while len(list(out.rglob("*.png"))) < 4 and proc.poll() is None and time.sleep(0.02) is None:
+                pass
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            made, total = len(list(out.rglob("*.png"))), expected_images(p, len(_split(p)["train"]))
+            assert 4 <= made < total and not (out / "manifest.csv").exists()  # killed mid-run
+        assert run_synthesis(p) == out
+        runs[case] = (_hashes(out), (out / "manifest.csv").read_bytes(), (out / "plan.csv").read_bytes())
+        assert not [f for f in out.rglob("*") if f.name.startswith(".")]  # no partial file left
+    assert runs["killed"] == runs["clean"] and len(runs["clean"][0]) == total
+
+
+def test_plan_class_distribution():
+    counts = [40, 20, 10, 2]
+    labels = [c for c, n in enumerate(counts) for _ in range(n)]
+    split = {"classes": list("abcd"), "train": list(range(len(labels))), "items": [{"label": y} for y in labels]}
+    p = params.resolve({"synthesize": {"multiplier": 250.0}})  # 18,000 tasks
+    tasks = plan_tasks(p, split)
+    n = len(tasks)
+    source = np.bincount([t["source_class"] for t in tasks], minlength=4) / n
+    target = np.bincount([t["target_class"] for t in tasks], minlength=4) / n
+    assert np.abs(source - 0.25).max() < 0.015 and np.abs(target - 0.25).max() < 0.015  # uniform over classes
+    pairs = np.bincount([4 * t["source_class"] + t["target_class"] for t in tasks], minlength=16) / n
+    assert np.abs(pairs - 1 / 16).max() < 0.01  # target drawn independently of the source
+    smallest = [t["source_index"] for t in tasks if t["source_class"] == 3]
+    assert sorted(set(smallest)) == [70, 71] and abs(smallest.count(70) / len(smallest) - 0.5) < 0.05
+    tail = plan_tasks(params.resolve({"synthesize": {"multiplier": 250.0, "target_sampling": "tail"}}), split)
+    want = 1 / (np.array(counts) + 1)
+    got = np.bincount([t["target_class"] for t in tail], minlength=4) / n
+    assert np.abs(got - want / want.sum()).max() < 0.015
+    assert [t["source_class"] for t in tail] == [t["source_class"] for t in tasks]  # only the targets change
+    aug = plan_tasks(params.resolve({"synthesize": {"strategy": "diff-aug", "target_sampling": "tail"}}), split)
+    assert all(t["source_class"] == t["target_class"] for t in aug)
+
+
+def test_bad_inputs_stop_before_anything_is_written(finetuned, tmp_path, monkeypatch):
+    import pytest
+
+    from diffmix_utils import synthesize
+    p, ft = finetuned
+    m = params.expand_sweep(tiny_params(p["workdir"], synthesize={"strategy": "diff-mix", "seed": 5}))[0]
+    out = artifacts.synthesis_dir(m)
+    lora = ft / "pytorch_lora_weights.safetensors"
+    lora.rename(tmp_path / lora.name)
+    try:
+        with pytest.raises(FileNotFoundError, match="has no pytorch_lora_weights.safetensors, which strategy "
+                                                    "'diff-mix' loads"):
+            run_synthesis(m)
+    finally:
+        (tmp_path / lora.name).rename(lora)
+    assert not out.exists()
+    real = synthesize.ensure_split
+    monkeypatch.setattr(synthesize, "ensure_split", lambda *a: (lambda s: {**s, "train": [
+        i for i in s["train"] if s["items"][i]["label"] != 2]})(real(*a)))
+    with pytest.raises(ValueError, match=r"class 2 \('.*'\) has no training image"):
+        run_synthesis(m)
+    assert not out.exists()
+    with pytest.raises(params.ParamsError, match="'diff-mix' loads LoRA, which finetune.mode = 'ti_only' does not"):
+        tiny_params(tmp_path, finetune={"mode": "ti_only"})
+    with pytest.raises(params.ParamsError, match="'ti-mix' loads class tokens, which finetune.mode = 'lora_only'"):
+        tiny_params(tmp_path, finetune={"mode": "lora_only"}, synthesize={"strategy": "ti-mix"})
+
+
+def test_process_and_lane_counts_and_fixed_cpu_threads(workdir):
+    import os
+
+    import torch
+
+    import pytest
+
+    from diffmix_utils.cpu_lanes import cpu_threads, lane_count, run_in_lanes
+    from diffmix_utils.synthesize import process_count
+    p = tiny_params(workdir, synthesize={"num_processes": None})
+    assert process_count(p, "cpu", 100) == 1  # on CPU lanes share the cores, not processes
+    assert process_count(tiny_params(workdir, synthesize={"num_processes": 3}), "cpu", 2) == 2  # <= batches
+    cores = len(os.sched_getaffinity(0))
+    assert lane_count(None, 1, 1, 100) == cores and lane_count(None, 2, 1, 100) == max(1, cores // 2)
+    assert lane_count(None, 1, 1, 1) == 1 and lane_count(4, 1, 1, 100) == 4
+    before = torch.get_num_threads()
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    done = []
+
+    def work(lane, job):
+        if job == 3:
+            raise ValueError("job 3 failed")
+        done.append((lane, job))
+    with pytest.raises(ValueError, match="job 3 failed"):
+        run_in_lanes(list(range(40)), 2, 1, work)
+    assert (1, 1) in done and not [j for lane, j in done if lane == 1 and j > 3]  # the failing lane stopped
+    assert torch.get_num_threads() == before
+
+
+def test_synthesis_fuses_the_lora_into_the_weights_without_changing_the_model(finetuned):
+    import torch
+
+    from diffmix_utils.models.base import apply_finetune, load_pipeline
+    from diffmix_utils.synthesize import load_strategy_pipeline
+    p, ft = finetuned
+    fused, _ = load_strategy_pipeline(p, get_strategy("diff-mix"), "cpu")
+    assert all(layer.merged for name, layer in fused.unet.named_modules() if name.endswith("to_q"))
+    plain = load_pipeline(p["model"]["base"], artifacts.store(p), "txt2img", "cpu")
+    apply_finetune(plain, ft, lora=True, embeddings=True)
+    x, t = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0)), torch.tensor(500)
+    e = plain.text_encoder(plain.tokenizer(["a photo of a <class_1> bird"] * 2, return_tensors="pt",
+                                           padding="max_length").input_ids)[0]
+    with torch.no_grad():
+        diff = (fused.unet(x, t, e).sample - plain.unet(x, t, e).sample).abs().max().item()
+    assert 0 < diff < 1e-4  # merged weights: the same model up to float rounding
+
+
+def test_synthesis_dtype_and_which_keys_shape_the_pool(workdir):
+    import pytest
+    import torch
+
+    from diffmix_utils.synthesize import synthesis_dtype
+    p = tiny_params(workdir)
+    assert synthesis_dtype(p, "cpu") == torch.float32 and synthesis_dtype(p, "cuda:1") == torch.float16  # auto
+    assert synthesis_dtype(tiny_params(workdir, synthesize={"dtype": "bf16"}), "cpu") == torch.bfloat16
+    with pytest.raises(params.ParamsError, match="synthesize.dtype = 'fp8'"):
+        tiny_params(workdir, synthesize={"dtype": "fp8"})
+    key = artifacts.synthesis_dir(p)
+    for speed_only in ({"cpu_workers": 3}, {"cpu_threads": 2}, {"batch_size": 7}, {"num_processes": 2}):
+        assert artifacts.synthesis_dir(tiny_params(workdir, synthesize=speed_only)) == key
+    for shaping in ({"dtype": "fp16"}, {"compile": True}, {"target_sampling": "tail"}, {"seed": 1}):
+        assert artifacts.synthesis_dir(tiny_params(workdir, synthesize=shaping)) != key
