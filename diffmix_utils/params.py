@@ -21,7 +21,7 @@ from .data.registry import LAYOUTS
 from .params_schema import (BUNDLED_MODELS, DATASETS, FINETUNE_MODES, SCHEMA, SECTIONS, STAGES,  # noqa: F401
                             STRATEGIES, Field)
 from .params_variants import check_variants
-from .strategies import get_strategy
+from .strategies import get_strategy, synthesis_settings_problem
 
 
 class ParamsError(ValueError):
@@ -136,18 +136,9 @@ def _check_cross(p: dict) -> None:
                           "such as runwayml/stable-diffusion-v1-5, or an existing local folder")
     if m["resolution"] % 8:
         raise ParamsError(f"model.resolution = {m['resolution']} is not valid; it must be a multiple of 8")
-    syn, mode = p["synthesize"], p["finetune"]["mode"]
-    st = None if syn["strategy"] == "none" else get_strategy(syn["strategy"])
-    for s in (syn["strength_choices"] or [syn["strength"]]) if st and st.img2img else []:
-        if int(syn["steps"] * s) < 1:
-            raise ParamsError(f"synthesize.strength = {s} with synthesize.steps = {syn['steps']} runs no "
-                              f"denoising step (img2img runs int(steps * strength)); use steps >= {int(1 / s) + 1}")
-    lacking = st and ("LoRA" if st.lora and mode == "ti_only" else
-                      "class tokens" if st.tokens and not st.lora and mode == "lora_only" else None)
-    if lacking:
-        raise ParamsError(f"synthesize.strategy = {st.name!r} loads {lacking}, which finetune.mode = {mode!r} "
-                          f"does not train; use {'ti-mix / ti-aug' if lacking == 'LoRA' else 'diff-mix / diff-aug'} "
-                          "or another finetune.mode")
+    problem = synthesis_settings_problem(p["synthesize"], p["finetune"]["mode"])
+    if problem:
+        raise ParamsError(problem)
     t = p["train"]
     if t["shot_thresholds"] is not None and (len(t["shot_thresholds"]) != 2
                                              or t["shot_thresholds"][0] < t["shot_thresholds"][1]):

@@ -111,7 +111,8 @@ SCHEMA: dict[str, Any] = {
         "num_processes": F(None, "int", "worker processes sharing the batches, images identical for any number "
                            "(null: one per GPU; one on CPU, where cpu_workers share the cores)", low=1, nullable=True),
         "cpu_workers": F(None, "int", "on CPU, threads of a process that run batches side by side, images "
-                         "identical for any number (null: usable cores / cpu_threads)", low=1, nullable=True),
+                         "identical for any number (null: usable cores / cpu_threads; with compile, that many "
+                         "processes instead)", low=1, nullable=True),
         "cpu_threads": F(1, "int", "torch threads of each CPU worker, fixed because the thread count changes the "
                          "images' last bits; one per worker is the fastest (benchmarks/synthesis_speed.py)", low=1),
         "dtype": F("auto", "str", "weights and activations of the synthesis pipeline (auto: fp16 on CUDA, as "

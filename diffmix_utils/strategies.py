@@ -61,3 +61,23 @@ def get_strategy(name: str) -> Strategy:
     if name not in STRATEGIES:
         raise ValueError(f"synthesize.strategy = {name!r} is unknown; choose one of: {', '.join(STRATEGIES)}")
     return STRATEGIES[name]
+
+
+def synthesis_settings_problem(syn: dict, finetune_mode: str) -> str | None:
+    """Why a ``synthesize`` section cannot run (with the fine-tune mode it would load), or None."""
+    st = None if syn["strategy"] == "none" else get_strategy(syn["strategy"])
+    for s in (syn["strength_choices"] or [syn["strength"]]) if st and st.img2img else []:
+        if int(syn["steps"] * s) < 1:
+            return (f"synthesize.strength = {s} with synthesize.steps = {syn['steps']} runs no denoising step "
+                    f"(img2img runs int(steps * strength)); use steps >= {int(1 / s) + 1}")
+    if syn["compile"] and (syn["cpu_workers"] or 1) > 1:
+        return (f"synthesize.cpu_workers = {syn['cpu_workers']} with synthesize.compile = true is not valid: a "
+                "compiled UNet is not thread-safe; leave cpu_workers null (compile then runs one process per "
+                "core) or set synthesize.num_processes")
+    lacking = st and ("LoRA" if st.lora and finetune_mode == "ti_only" else
+                      "class tokens" if st.tokens and not st.lora and finetune_mode == "lora_only" else None)
+    if lacking:
+        return (f"synthesize.strategy = {st.name!r} loads {lacking}, which finetune.mode = {finetune_mode!r} "
+                f"does not train; use {'ti-mix / ti-aug' if lacking == 'LoRA' else 'diff-mix / diff-aug'} "
+                "or another finetune.mode")
+    return None

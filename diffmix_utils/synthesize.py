@@ -112,7 +112,10 @@ def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device
         return 0
     strategy = get_strategy(syn["strategy"])
     on_cpu = device == "cpu"
-    lanes = lane_count(syn["cpu_workers"], syn["cpu_threads"], processes, len(todo)) if on_cpu else 1
+    # torch.compile is not thread-safe (pytorch#118260): a compiled UNet runs one batch at a time per
+    # process, and process_count spreads such a CPU run over processes instead
+    lanes = lane_count(syn["cpu_workers"], syn["cpu_threads"], processes, len(todo)) \
+        if on_cpu and not syn["compile"] else 1
     with cpu_threads(syn["cpu_threads"] if on_cpu else None):
         pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
     if syn["compile"]:  # static shapes: a batch's kernels never depend on what ran before it
@@ -134,11 +137,14 @@ def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device
 
 
 def process_count(p: dict, device: str, batches: int) -> int:
-    """``synthesize.num_processes``; null is one per GPU, or one on CPU (where lanes share the cores);
-    never more than there are batches."""
-    wanted = p["synthesize"]["num_processes"]
-    if wanted is None:
-        wanted = torch.cuda.device_count() if device.startswith("cuda") else 1
+    """``synthesize.num_processes``; null is one per GPU, or on CPU one process whose worker threads
+    share the cores (with ``compile``, one process per worker instead); never more than there are batches."""
+    syn = p["synthesize"]
+    wanted = syn["num_processes"]
+    if wanted is None and device.startswith("cuda"):
+        wanted = torch.cuda.device_count()
+    elif wanted is None:
+        wanted = lane_count(syn["cpu_workers"], syn["cpu_threads"], 1, batches) if syn["compile"] else 1
     return max(1, min(wanted, batches))
 
 

@@ -255,3 +255,16 @@ def test_synthesis_dtype_and_which_keys_shape_the_pool(workdir):
         assert artifacts.synthesis_dir(tiny_params(workdir, synthesize=speed_only)) == key
     for shaping in ({"dtype": "fp16"}, {"compile": True}, {"target_sampling": "tail"}, {"seed": 1}):
         assert artifacts.synthesis_dir(tiny_params(workdir, synthesize=shaping)) != key
+
+
+def test_compile_on_cpu_runs_one_batch_at_a_time_per_process(workdir):
+    import os
+
+    import pytest
+
+    from diffmix_utils.synthesize import process_count
+    cores = len(os.sched_getaffinity(0))
+    compiled = tiny_params(workdir, synthesize={"compile": True, "num_processes": None})
+    assert process_count(compiled, "cpu", 100) == cores  # processes, not threads, share the cores
+    with pytest.raises(params.ParamsError, match="synthesize.cpu_workers = 2 with synthesize.compile = true"):
+        tiny_params(workdir, synthesize={"compile": True, "cpu_workers": 2})
