@@ -19,6 +19,8 @@ from typing import Callable, Sequence
 
 import torch
 
+_NO_JOB = object()
+
 
 @contextlib.contextmanager
 def cpu_threads(count: int | None):
@@ -50,22 +52,25 @@ def lane_pipeline(pipe):
 
 
 def run_in_lanes(jobs: Sequence, lanes: int, threads: int | None, work: Callable[[int, object], None]) -> None:
-    """Call ``work(lane, job)`` for every job, job i on lane i mod ``lanes``, each lane a thread with
-    ``threads`` torch threads (None: leave them). The first error stops every lane after its current
-    job and is raised; so is an interrupt of the calling thread."""
+    """Call ``work(lane, job)`` for every job, each lane a thread with ``threads`` torch threads (None:
+    leave them) taking the next job in order when it is free, so lanes stay busy when jobs differ in
+    cost (a job's result must not depend on its lane). The first error stops every lane after its
+    current job and is raised; so is an interrupt of the calling thread."""
     if lanes == 1:
         with cpu_threads(threads):
             for job in jobs:
                 work(0, job)
         return
-    stop, errors = threading.Event(), []
+    stop, errors, take, queue = threading.Event(), [], threading.Lock(), iter(jobs)
 
     def lane_main(lane: int) -> None:
         try:
             if threads is not None:
                 torch.set_num_threads(threads)
-            for job in jobs[lane::lanes]:
-                if stop.is_set():
+            while not stop.is_set():
+                with take:
+                    job = next(queue, _NO_JOB)
+                if job is _NO_JOB:
                     return
                 work(lane, job)
         except BaseException as exc:  # handed to the calling thread below
