@@ -37,14 +37,13 @@ from diffmix_utils import costs
 from diffmix_utils.atomic import atomic_write
 from diffmix_utils.models import sd15_config, tiny_sd
 from diffmix_utils.models.clip_vocab import ASSET_DIR as TOKENIZER_DIR, load_tokenizer
-from diffmix_utils.synthesize import pipeline_call
+from diffmix_utils.synthesize import DTYPES, pipeline_call
 
 # Dense fp16/bf16 tensor-core peaks (fp32 accumulate), TFLOP/s, from the vendors' data sheets; the
 # first name found in torch.cuda.get_device_name() wins, so the more specific names come first.
 PEAK_TFLOPS = [("H100 PCIe", 756.0), ("H100", 989.0), ("H200", 989.0), ("GH200", 989.0), ("B200", 2250.0),
                ("A100", 312.0), ("L40S", 362.0), ("L40", 181.0), ("L4", 121.0), ("A10G", 70.0), ("A10", 125.0),
                ("RTX 4090", 165.0), ("RTX 3090", 71.0), ("V100", 125.0), ("T4", 65.0)]
-DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 CLASSES = 8
 
 

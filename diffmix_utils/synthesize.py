@@ -53,12 +53,15 @@ def check_finetune(p: dict, strategy) -> None:
                                 f"{strategy.name!r} loads: delete that folder and rerun the finetune stage")
 
 
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
 def synthesis_dtype(p: dict, device: str) -> torch.dtype:
     """``synthesize.dtype``; auto is fp16 on CUDA (as the reference) and fp32 on CPU."""
     name = p["synthesize"]["dtype"]
     if name == "auto":
         name = "fp16" if device.startswith("cuda") else "fp32"
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+    return DTYPES[name]
 
 
 def load_strategy_pipeline(p: dict, strategy, device: str):
