@@ -33,14 +33,15 @@ import time
 from pathlib import Path
 
 from diffmix_utils import artifacts, params
-from diffmix_utils.cpu_lanes import lane_count, lane_pipeline, run_in_lanes
+from diffmix_utils.cpu_lanes import lane_pipeline, run_in_lanes
 from diffmix_utils.data import ensure_split
 from diffmix_utils.finetune import run_finetune
 from diffmix_utils.run import parse_overrides
-from diffmix_utils.models.base import apply_finetune, load_pipeline, pick_device
+from diffmix_utils.models.base import pick_device
 from diffmix_utils.strategies import get_strategy
 from diffmix_utils.synthesis_plan import make_batches, plan_tasks
-from diffmix_utils.synthesize import load_strategy_pipeline, render_batch, process_count, run_synthesis
+from diffmix_utils.synthesize import (load_strategy_pipeline, process_count, render_batch, run_synthesis,
+                                     worker_threads)
 
 from _timing import alternate, report
 
@@ -63,15 +64,6 @@ def kit_stage(p: dict, **changes) -> float:
     return rate
 
 
-def reference_pipeline(m: dict, strategy):
-    """The reference's pipeline: the same model with the LoRA loaded unmerged."""
-    pipe = load_pipeline(m["model"]["base"], artifacts.store(m), "img2img" if strategy.img2img else "txt2img",
-                         pick_device(m["device"]))
-    tokens = apply_finetune(pipe, artifacts.finetune_dir(m), lora=strategy.lora, embeddings=strategy.tokens) \
-        if strategy.needs_finetune else []
-    return pipe, bool(tokens)
-
-
 def reference_way(p: dict, pipe=None) -> float:
     """One image per call, written as it is made; model loading timed unless ``pipe`` is given."""
     m = with_synthesis(p)
@@ -79,7 +71,7 @@ def reference_way(p: dict, pipe=None) -> float:
     strategy = get_strategy(m["synthesize"]["strategy"])
     tasks = plan_tasks(m, split)
     start = time.perf_counter()
-    pipe, with_tokens = pipe or reference_pipeline(m, strategy)
+    pipe, with_tokens = pipe or load_strategy_pipeline(m, strategy, pick_device(m["device"]), merge_lora=False)
     with tempfile.TemporaryDirectory() as tmp:
         for t in tasks:
             render_batch(m, split, pipe, strategy, with_tokens, [t])[0].save(Path(tmp) / f"{t['task']}.png")
@@ -120,13 +112,13 @@ def main(argv=None) -> int:
     syn, device = p["synthesize"], pick_device(p["device"])
     batches = len(make_batches(plan_tasks(p, split), syn["batch_size"]))
     processes = process_count(p, device, batches)
-    lanes = lane_count(syn["cpu_workers"], syn["cpu_threads"], processes, batches) if device == "cpu" else 1
+    lanes = worker_threads(p, device, processes, batches)
     print(f"{strategy.name} on {p['model']['base']} at {p['model']['resolution']} px on {device}, {syn['steps']} "
           f"steps, CFG {syn['guidance']}, s = {args.strength}, {args.images} images x {args.repeats} rounds; kit: "
           f"batch {syn['batch_size']}, {processes} process(es) x {lanes} worker(s) x {syn['cpu_threads']} thread(s)")
     pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
     lane_pipes = [pipe] + [lane_pipeline(pipe) for _ in range(lanes - 1)]
-    reference = reference_pipeline(p, strategy)
+    reference = load_strategy_pipeline(p, strategy, device, merge_lora=False)
     threads = syn["cpu_threads"] if device == "cpu" else None
     settings = {
         "kit stage, end to end": lambda: kit_stage(p),

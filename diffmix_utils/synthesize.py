@@ -64,8 +64,9 @@ def synthesis_dtype(p: dict, device: str) -> torch.dtype:
     return DTYPES[name]
 
 
-def load_strategy_pipeline(p: dict, strategy, device: str):
-    """The pipeline a strategy needs (fine-tuned, tokens only, or base) and whether it has the tokens."""
+def load_strategy_pipeline(p: dict, strategy, device: str, merge_lora: bool = True):
+    """The pipeline a strategy needs (fine-tuned, tokens only, or base) and whether it has the tokens;
+    ``merge_lora=False`` leaves the LoRA as a separate branch, as the reference runs it."""
     kind = "img2img" if strategy.img2img else "txt2img"
     check_finetune(p, strategy)
     pipe = load_pipeline(p["model"]["base"], artifacts.store(p), kind, device, dtype=synthesis_dtype(p, device))
@@ -74,7 +75,7 @@ def load_strategy_pipeline(p: dict, strategy, device: str):
         ft = artifacts.finetune_dir(p)
         has_tokens = (ft / "learned_embeds.safetensors").is_file()
         tokens = apply_finetune(pipe, ft, lora=strategy.lora, embeddings=strategy.tokens and has_tokens)
-        if strategy.lora:  # merge W + BA once: each call then skips the LoRA branch (last bits differ)
+        if strategy.lora and merge_lora:  # merge W + BA once: calls skip the LoRA branch (last bits differ)
             pipe.fuse_lora()
     return pipe, bool(tokens)
 
@@ -115,10 +116,7 @@ def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device
         return 0
     strategy = get_strategy(syn["strategy"])
     on_cpu = device == "cpu"
-    # torch.compile is not thread-safe (pytorch#118260): a compiled UNet runs one batch at a time per
-    # process, and process_count spreads such a CPU run over processes instead
-    lanes = lane_count(syn["cpu_workers"], syn["cpu_threads"], processes, len(todo)) \
-        if on_cpu and not syn["compile"] else 1
+    lanes = worker_threads(p, device, processes, len(todo))
     with cpu_threads(syn["cpu_threads"] if on_cpu else None):
         pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
     if syn["compile"]:  # static shapes: a batch's kernels never depend on what ran before it
@@ -137,6 +135,16 @@ def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device
     finally:
         bar.close()
     return sum(map(len, todo))
+
+
+def worker_threads(p: dict, device: str, processes: int, batches: int) -> int:
+    """Threads of one process that run batches side by side: on CPU ``synthesize.cpu_workers`` (null:
+    the cores shared by the processes); one on GPUs, and one with ``compile``, since torch.compile is
+    not thread-safe (pytorch#118260) and ``process_count`` spreads such a CPU run over processes."""
+    syn = p["synthesize"]
+    if device != "cpu" or syn["compile"]:
+        return 1
+    return lane_count(syn["cpu_workers"], syn["cpu_threads"], processes, batches)
 
 
 def process_count(p: dict, device: str, batches: int) -> int:

@@ -228,13 +228,12 @@ def test_process_and_lane_counts_and_fixed_cpu_threads(workdir):
 def test_synthesis_fuses_the_lora_into_the_weights_without_changing_the_model(finetuned):
     import torch
 
-    from diffmix_utils.models.base import apply_finetune, load_pipeline
     from diffmix_utils.synthesize import load_strategy_pipeline
-    p, ft = finetuned
+    p, _ = finetuned
     fused, _ = load_strategy_pipeline(p, get_strategy("diff-mix"), "cpu")
     assert all(layer.merged for name, layer in fused.unet.named_modules() if name.endswith("to_q"))
-    plain = load_pipeline(p["model"]["base"], artifacts.store(p), "txt2img", "cpu")
-    apply_finetune(plain, ft, lora=True, embeddings=True)
+    plain, _ = load_strategy_pipeline(p, get_strategy("diff-mix"), "cpu", merge_lora=False)
+    assert not any(layer.merged for name, layer in plain.unet.named_modules() if name.endswith("to_q"))
     x, t = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0)), torch.tensor(500)
     e = plain.text_encoder(plain.tokenizer(["a photo of a <class_1> bird"] * 2, return_tensors="pt",
                                            padding="max_length").input_ids)[0]
