@@ -17,11 +17,11 @@ warnings.filterwarnings("ignore", message="bundled:tiny-sd has no pretrained wei
 
 from diffmix_utils import artifacts, params  # noqa: E402
 from diffmix_utils.finetune import run_finetune  # noqa: E402
-from diffmix_utils.fidelity import format_report, measure  # noqa: E402
+from diffmix_utils.measure.fidelity import format_report, measure  # noqa: E402
 
 
 def plot(report: dict, base, formats) -> None:
-    from diffmix_utils.figures import save
+    from diffmix_utils.analyze.figures import save
     import matplotlib.pyplot as plt
     rows = report["rows"]
     s = [r["strength"] for r in rows]
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     ap.add_argument("--strengths", type=float, nargs="+", default=[0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args(argv)
-    from diffmix_utils.run import parse_overrides
+    from diffmix_utils.params import parse_overrides
     p = params.expand_sweep(params.load(args.params_file, parse_overrides(args.set)))[-1]
     p["synthesize"]["strategy"] = "diff-mix"
     start = time.time()

@@ -20,7 +20,7 @@ from diffmix_utils import artifacts, params
 from diffmix_utils.data import ensure_split
 from diffmix_utils.models.classifiers import classifier_transforms
 from diffmix_utils.train import synthetic_rows
-from diffmix_utils.train_data import RealWithSynthetic
+from diffmix_utils.train.data import RealWithSynthetic
 
 from _timing import alternate, report
 

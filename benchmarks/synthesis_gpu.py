@@ -10,7 +10,7 @@ in ``diffmix_utils/models/sd15_config.py`` with seeded random weights; the token
 real CLIP vocabulary plus eight ``<class_j>`` tokens; the noise schedule is SD-1.5's; the sampler
 DPM-Solver++ (25 steps, CFG 7.5). Random weights cost the FLOPs trained ones cost, so the speed is
 honest; the images are noise. Every batch goes through the synthesis stage's own pipeline call
-(``synthesize.pipeline_call``: per-image prompt and seeded generator, one strength, PIL images out)
+(``models.translate.pipeline_call``: per-image prompt and seeded generator, one strength, PIL images out)
 on random 512 px sources; the first call of each batch size is a warm-up and is not timed.
 
 FLOPs per image are counted with ``torch.utils.flop_counter`` on meta tensors (``costs.image_flops``):
@@ -37,7 +37,7 @@ from diffmix_utils import costs
 from diffmix_utils.atomic import atomic_write
 from diffmix_utils.models import sd15_config, tiny_sd
 from diffmix_utils.models.clip_vocab import ASSET_DIR as TOKENIZER_DIR, load_tokenizer
-from diffmix_utils.synthesize import DTYPES, pipeline_call
+from diffmix_utils.models.translate import DTYPES, pipeline_call
 
 # Dense fp16/bf16 tensor-core peaks (fp32 accumulate), TFLOP/s, from the vendors' data sheets; the
 # first name found in torch.cuda.get_device_name() wins, so the more specific names come first.

@@ -33,14 +33,15 @@ import time
 from pathlib import Path
 
 from diffmix_utils import artifacts, params
-from diffmix_utils.cpu_lanes import lane_pipeline, run_in_lanes
+from diffmix_utils.synthesize.lanes import lane_pipeline, run_in_lanes
 from diffmix_utils.data import ensure_split
 from diffmix_utils.finetune import run_finetune
-from diffmix_utils.run import parse_overrides
+from diffmix_utils.params import parse_overrides
 from diffmix_utils.models.base import pick_device
 from diffmix_utils.strategies import get_strategy
-from diffmix_utils.synthesis_plan import make_batches, plan_tasks
-from diffmix_utils.synthesize import (load_strategy_pipeline, process_count, render_batch, run_synthesis,
+from diffmix_utils.synthesize.plan import make_batches, plan_tasks
+from diffmix_utils.models.translate import load_strategy_pipeline, render_batch  # noqa: E402
+from diffmix_utils.synthesize import (process_count, run_synthesis,
                                      worker_threads)
 
 from _timing import alternate, report

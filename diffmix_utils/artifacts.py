@@ -1,9 +1,10 @@
 """Where each stage's artifacts live, keyed by a hash of everything upstream that shapes them.
 
 Stages never import each other; they meet here. A sweep's members that share a fine-tune or a
-synthesis pool compute the same key and so reuse one folder. Every file is written atomically
-(temp name, then ``os.replace``) and a stage folder counts as complete only once its
-``done.json`` exists, which is written last.
+synthesis pool compute the same key and so reuse one folder. A filter's scores of a pool live in
+their own folder, keyed by (pool, scorer, fraction); the pool itself is never rewritten. Every file
+is written atomically (temp name, then ``os.replace``) and a stage folder counts as complete only
+once its ``done.json`` exists, which is written last.
 """
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write
+from .params import baseline_of, expand_sweep
+from .strategies import get_strategy
 
 # Keys that do not change a stage's output (speed or bookkeeping only) are left out of its hash.
 _NOT_SHAPING = {"data": {"download"}, "finetune": {"checkpoint_every", "checkpoint_limit", "num_processes"},
-                "synthesize": {"batch_size", "num_processes", "cpu_workers", "cpu_threads"},
+                "synthesize": {"batch_size", "num_processes", "cpu_workers", "cpu_threads",
+                               "filter", "filter_model", "filter_fraction"},  # the filter has its own key
                 "train": {"num_workers", "num_processes"}}
 MANIFEST_COLUMNS = ["task", "path", "strategy", "source_class", "target_class", "source_index",
                     "strength", "seed"]
-FINETUNED_STRATEGIES = {"diff-mix", "diff-aug", "diff-gen", "ti-mix", "ti-aug"}
+SCORE_COLUMNS = ["task", "score", "kept"]
 
 
 def stable_hash(obj: Any, n: int = 10) -> str:
@@ -43,7 +47,7 @@ def finetune_key(p: dict) -> str:
 
 
 def uses_finetune(p: dict) -> bool:
-    return p["synthesize"]["strategy"] in FINETUNED_STRATEGIES
+    return p["synthesize"]["strategy"] != "none" and get_strategy(p["synthesize"]["strategy"]).needs_finetune
 
 
 def synthesis_key(p: dict) -> str | None:
@@ -53,8 +57,35 @@ def synthesis_key(p: dict) -> str | None:
     return stable_hash([upstream, _section(p, "synthesize")])
 
 
+def filter_scorer(p: dict) -> dict | None:
+    """The classifier the ``classifier`` filter scores a pool with: the run's baseline (real data
+    only, same recipe) trained with the pool's seed, so every member that shares the pool shares
+    one filter; None for other scorers."""
+    if p["synthesize"]["filter"] != "classifier" or synthesis_key(p) is None:
+        return None
+    base = baseline_of(p)
+    base["seed"] = p["synthesize"]["seed"]
+    return base
+
+
+def filter_key(p: dict) -> str | None:
+    """(pool, scorer, scoring model, fraction); None when no filter applies."""
+    sy = p["synthesize"]
+    if sy["filter"] == "none" or synthesis_key(p) is None:
+        return None
+    scorer = filter_scorer(p)
+    model = train_key(scorer) if scorer is not None else sy["filter_model"]
+    return scores_key(synthesis_key(p), sy["filter"], model, sy["filter_fraction"])
+
+
+def scores_key(pool_key: str, scorer: str, model: str, fraction: float) -> str:
+    """The filter folder's key: the pool's key, the scorer, its model (a CLIP id or folder, or the
+    scoring classifier's train key) and the fraction marked not kept."""
+    return stable_hash([pool_key, scorer, model, float(fraction)])
+
+
 def train_key(p: dict) -> str:
-    return stable_hash([split_key(p), synthesis_key(p), _section(p, "train"), p["seed"]])
+    return stable_hash([split_key(p), filter_key(p) or synthesis_key(p), _section(p, "train"), p["seed"]])
 
 
 def store(p: dict) -> Path:
@@ -80,6 +111,11 @@ def finetune_dir(p: dict) -> Path:
 def synthesis_dir(p: dict) -> Path | None:
     key = synthesis_key(p)
     return None if key is None else store(p) / "synthesize" / key
+
+
+def filter_dir(p: dict) -> Path | None:
+    key = filter_key(p)
+    return None if key is None else store(p) / "filter" / key
 
 
 def train_dir(p: dict) -> Path:
@@ -113,15 +149,21 @@ def read_json(path: Path) -> Any:
 def stage_folders(p: dict, stage: str) -> list[Path | None]:
     """The artifact folders one member needs for a stage (None: nothing to do)."""
     return [{"finetune": lambda: finetune_dir(p) if uses_finetune(p) else None,
-             "synthesize": lambda: synthesis_dir(p), "train": lambda: train_dir(p),
+             "synthesize": lambda: synthesis_dir(p), "filter": lambda: filter_dir(p), "train": lambda: train_dir(p),
              "analyze": lambda: figures_dir(p)}[stage]()]
 
 
 def write_manifest(path: Path, rows: list[dict]) -> Path:
-    """Write synthesis task rows (plan.csv or manifest.csv) with the contract's columns, plus
-    ``score,kept`` once a filter has scored them."""
-    columns = MANIFEST_COLUMNS + (["score", "kept"] if rows and "kept" in rows[0] else [])
+    """Write synthesis task rows (plan.csv or manifest.csv) with the contract's columns."""
+    return _write_csv(path, rows, MANIFEST_COLUMNS)
 
+
+def write_scores(path: Path, rows: list[dict]) -> Path:
+    """Write a filter's ``scores.csv`` (``task,score,kept``)."""
+    return _write_csv(path, rows, SCORE_COLUMNS)
+
+
+def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> Path:
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
@@ -138,16 +180,26 @@ def read_manifest(folder: Path) -> list[dict]:
         for k in ("task", "source_class", "target_class", "source_index", "seed"):
             r[k] = int(r[k])
         r["strength"] = float(r["strength"])
-        if "kept" in r:
-            r["score"], r["kept"] = float(r["score"]), int(r["kept"])
     return rows
 
 
+def read_scores(folder: Path) -> dict[int, dict]:
+    """A filter folder's ``scores.csv`` as ``{task: {"score": float, "kept": int}}``."""
+    with open(Path(folder) / "scores.csv", newline="") as fh:
+        return {int(r["task"]): {"score": float(r["score"]), "kept": int(r["kept"])} for r in csv.DictReader(fh)}
+
+
 def stage_jobs(p: dict, stage: str) -> list[dict]:
-    """The sweep members that need work in ``stage``, one per distinct artifact folder."""
-    from .params import expand_sweep
+    """The members that need work in ``stage``, one per distinct artifact folder. For ``train`` the
+    classifiers the ``classifier`` filter scores with come too, and everything whose data needs no
+    filter result comes before what reads a filtered pool (the order ``03_train`` runs them in)."""
+    members = expand_sweep(p)
+    if stage == "train":
+        scorers = [s for s in map(filter_scorer, members) if s is not None]
+        members = [m for m in scorers + members if filter_key(m) is None] + \
+                  [m for m in members if filter_key(m) is not None]
     jobs, seen = [], set()
-    for m in expand_sweep(p):
+    for m in members:
         folder = stage_folders(m, stage)[0]
         if folder is not None and folder not in seen:
             seen.add(folder)
@@ -164,5 +216,4 @@ def stage_complete(p: dict, stage: str) -> bool:
 
 
 def analyzed_keys(p: dict) -> list[str]:
-    from .params import expand_sweep
     return sorted(train_key(m) for m in expand_sweep(p))

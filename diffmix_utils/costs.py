@@ -20,6 +20,10 @@ from pathlib import Path
 
 import yaml
 
+from . import artifacts
+from .data.splits import longtail_counts
+from .strategies import get_strategy, pool_size
+
 H100_PEAK = 989e12
 ASSETS = Path(__file__).parent / "assets"
 NOMINAL_SIZES = {"cub": (200, 5994, 5794), "aircraft": (100, 3334, 3333), "flowers": (102, 1020, 6149),
@@ -112,7 +116,6 @@ def classifier_flops(backbone: str, size: int, num_classes: int, kwargs_json: st
 
 def split_sizes(p: dict) -> tuple[int, int, int, bool]:
     """(classes, train images, val + test images, exact?) of the member's split."""
-    from . import artifacts
     path = artifacts.split_path(p)
     if path.is_file():
         s = json.loads(path.read_text())
@@ -132,7 +135,6 @@ def split_sizes(p: dict) -> tuple[int, int, int, bool]:
     if d["shots"] is not None:
         train = c * min(d["shots"], rest)
     elif d["imbalance"] is not None:
-        from .data.splits import longtail_counts
         train = sum(longtail_counts([rest] * c, d["imbalance"], d["longtail_formula"]))
     else:
         train = c * rest
@@ -158,9 +160,6 @@ def _flop(x: float) -> str:
 
 def estimate(p: dict) -> list[str]:
     """Lines for ``--plan``: work and compute per stage, and the time figures described above."""
-    from . import artifacts
-    from .strategies import get_strategy
-    from .synthesize import expected_images
     rates, lines, flops, exact = measured(), [], {}, True
     base, res = p["model"]["base"], p["model"]["resolution"]
     diff, source = diffusion_flops(base, res)
@@ -173,7 +172,7 @@ def estimate(p: dict) -> list[str]:
     for m in artifacts.stage_jobs(p, "synthesize"):
         _, n_train, _, ok = split_sizes(m)
         exact &= ok
-        n, sy = expected_images(m, n_train), m["synthesize"]
+        n, sy = pool_size(m["synthesize"], n_train), m["synthesize"]
         strategy = get_strategy(sy["strategy"])
         strengths = sy["strength_choices"] or [sy["strength"]]
         for s in strengths:

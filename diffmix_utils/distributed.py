@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from . import artifacts, params
 from .atomic import atomic_write
 
 
@@ -48,7 +49,6 @@ def wanted_processes(requested: int, device: str, what: str) -> int:
 def launch(module: str, member: dict, num_processes: int, work: Path, publishes: Path) -> Path:
     """Run ``python -m diffmix_utils.<module> --member-json`` as ``num_processes`` torchrun ranks;
     returns ``publishes``, the stage folder the ranks must have completed."""
-    from .artifacts import is_done
     spec = atomic_write(Path(work) / "member.json",
                         lambda t: t.write_text(json.dumps(member, sort_keys=True, default=str)))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={num_processes}",
@@ -64,7 +64,7 @@ def launch(module: str, member: dict, num_processes: int, work: Path, publishes:
     if code != 0:
         raise RuntimeError(f"{module}: the {num_processes}-process run failed (exit code {code}); its "
                            "ranks' errors are printed above. Rerun to resume from the last checkpoint.")
-    if not is_done(publishes):
+    if not artifacts.is_done(publishes):
         raise RuntimeError(f"{module}: the {num_processes}-process run ended without publishing {publishes}")
     return publishes
 
@@ -96,9 +96,6 @@ def main_for(stage: str, run, argv=None) -> int:
     """``python -m diffmix_utils.<stage> (--member-json FILE | PARAMS [--set K=V ...])``."""
     import argparse
 
-    from . import artifacts, params
-    from .run import parse_overrides
-
     ap = argparse.ArgumentParser(description="One stage, e.g. under torchrun / accelerate launch.")
     ap.add_argument("params_file", nargs="?")
     ap.add_argument("--member-json", help="a resolved sweep member (written by the launching process)")
@@ -107,7 +104,7 @@ def main_for(stage: str, run, argv=None) -> int:
     if a.member_json:
         members = [json.loads(Path(a.member_json).read_text())]
     elif a.params_file:
-        members = artifacts.stage_jobs(params.load(a.params_file, parse_overrides(a.set)), stage)
+        members = artifacts.stage_jobs(params.load(a.params_file, params.parse_overrides(a.set)), stage)
     else:
         ap.error("give a parameter file or --member-json")
     for member in members:

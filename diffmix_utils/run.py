@@ -18,23 +18,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
-from . import artifacts, params
+from . import artifacts, costs, params
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = {"finetune": "01_finetune.ipynb", "synthesize": "02_synthesize.ipynb",
              "train": "03_train.ipynb", "analyze": "04_analyze.ipynb"}
-
-
-def parse_overrides(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise params.ParamsError(f"--set {item!r} is not valid; write --set section.key=value")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
 
 
 def _strength_label(sy: dict) -> str:
@@ -46,7 +34,7 @@ def plan(p: dict) -> str:
     """Counts of the work a parameter set implies and its estimated cost (nothing is run)."""
     members = params.expand_sweep(p)
     lines = [f"run {p['name']!r}: {len(members)} sweep member(s)"]
-    for stage in params.STAGES[:3]:
+    for stage in ("finetune", "synthesize", "filter", "train"):  # filter: in 03_train, between its steps
         jobs = artifacts.stage_jobs(p, stage)
         done = sum(artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in jobs)
         extra = ""
@@ -56,8 +44,7 @@ def plan(p: dict) -> str:
             more = f", ... {len(pools) - 8} more" if len(pools) > 8 else ""
             extra = " (" + ", ".join(pools[:8]) + more + " of |train|)"
         lines.append(f"  {stage:<10} {len(jobs)} job(s), {done} already complete{extra}")
-    from .costs import estimate
-    lines += estimate(p)
+    lines += costs.estimate(p)
     return "\n".join(lines)
 
 
@@ -89,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                          "synthesis workers (= --set {finetune,synthesize,train}.num_processes=N)")
     args = ap.parse_args(argv)
     try:
-        overrides = parse_overrides(args.set)
+        overrides = params.parse_overrides(args.set)
         if args.num_processes is not None:
             for section in ("finetune", "synthesize", "train"):
                 overrides[f"{section}.num_processes"] = args.num_processes

@@ -1,4 +1,7 @@
-"""The synthesis strategies of Diff-Mix and its ablations, each a small rule.
+"""The synthesis strategies of Diff-Mix and its ablations, each a small rule, and a pool's size.
+
+Shared ground: the parameter validator, the synthesis plan, the cost estimate, the explorer and
+the analysis all read these definitions; nothing here runs a model.
 
 A strategy says which model makes the image (the fine-tuned TI + LoRA model, the base model with
 class *names*, or the base model with the learned tokens only), whether a real source image is
@@ -81,3 +84,10 @@ def synthesis_settings_problem(syn: dict, finetune_mode: str) -> str | None:
                 f"does not train; use {'ti-mix / ti-aug' if lacking == 'LoRA' else 'diff-mix / diff-aug'} "
                 "or another finetune.mode")
     return None
+
+
+def pool_size(synthesize: dict, num_train: int) -> int:
+    """Images in the synthetic pool of a ``synthesize`` section for a training set of ``num_train``
+    images: ``multiplier`` x |train| (at least one), none for strategy 'none'. The synthesis plan
+    makes exactly this many tasks; ``--plan`` counts with it."""
+    return 0 if synthesize["strategy"] == "none" else max(1, round(synthesize["multiplier"] * num_train))

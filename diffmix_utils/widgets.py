@@ -1,8 +1,9 @@
 """An ipywidgets explorer of translations (``notebooks/explore.ipynb``).
 
 Pick a real image, a target class, a strength and a strategy; the explorer runs that one
-translation with the same pipeline, prompt and per-image seeding as the synthesis stage and shows
-it beside the source. Pipelines are loaded once per kind (fine-tuned, tokens only, base) and kept.
+translation with the same pipeline, prompt and per-image seeding as the synthesis stage
+(``models.translate.Translator``) and shows it beside the source. A view, not a stage: it reads
+the fine-tune folder and the split file.
 """
 from __future__ import annotations
 
@@ -10,37 +11,12 @@ import io
 
 from PIL import Image
 
-from . import artifacts
-from .data import ensure_split, open_image
-from .models.base import pick_device
-from .strategies import STRATEGIES, get_strategy
-from .synthesize import load_strategy_pipeline, render_batch
+from .models.translate import Translator
+from .strategies import STRATEGIES
 
 
-class Explorer:
-    def __init__(self, p: dict):
-        self.p = p
-        self.split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
-        self.device = pick_device(p["device"])
-        self._pipes: dict[tuple, tuple] = {}
-
-    def _pipe(self, strategy):
-        key = (strategy.lora, strategy.tokens, strategy.img2img)
-        if key not in self._pipes:
-            self._pipes[key] = load_strategy_pipeline(self.p, strategy, self.device)
-        return self._pipes[key]
-
-    def translate(self, source_index: int, target: int, strength: float, strategy: str = "diff-mix",
-                  seed: int = 0) -> tuple[Image.Image, Image.Image]:
-        """(source image, result) for one task; aug strategies ignore ``target`` (target = source)."""
-        strat = get_strategy(strategy)
-        source = open_image(self.split, source_index)
-        label = self.split["items"][source_index]["label"]
-        task = {"target_class": target if strat.inter_class else label, "strength": strength, "seed": seed,
-                "source_index": source_index if strat.img2img else -1}
-        pipe, with_tokens = self._pipe(strat)
-        out = render_batch(self.p, self.split, pipe, strat, with_tokens, [task])[0]
-        return source, out.resize(source.size, resample=3)
+class Explorer(Translator):
+    """The ipywidgets view of a ``Translator`` (``models.translate``)."""
 
     def widget(self):
         import ipywidgets as W

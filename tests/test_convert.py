@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from diffmix_utils import artifacts
-from diffmix_utils.convert import ConvertError, convert, main
+from diffmix_utils.finetune.convert import ConvertError, convert, main
 from diffmix_utils.models.base import apply_finetune, load_pipeline
 
 

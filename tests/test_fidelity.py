@@ -1,8 +1,8 @@
 """Toybirds oracles and the fidelity measurement (tiny settings: this checks mechanics, not quality)."""
 from __future__ import annotations
 
-from diffmix_utils.fidelity import format_report, measure
-from diffmix_utils.oracles import KINDS, load_or_train_oracle
+from diffmix_utils.measure.fidelity import format_report, measure
+from diffmix_utils.measure.oracles import KINDS, load_or_train_oracle
 from diffmix_utils.data import toybirds
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from diffmix_utils import params
-from diffmix_utils.figures_model import _CaptureCrossAttention, _layer, cross_attention_maps, \
+from diffmix_utils.analyze.model_figures import _CaptureCrossAttention, _layer, cross_attention_maps, \
     finetune_comparison, tsne_features
 from diffmix_utils.models.base import load_pipeline
 from diffmix_utils.train import run_training

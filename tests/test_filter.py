@@ -1,14 +1,25 @@
-"""The synthetic-pool filter: a tiny CLIP built from config and the kit's own classifier as scorers."""
+"""The filter step: its own folder keyed by (pool, scorer, fraction), the pool never rewritten, and
+the order baseline -> filter -> filtered members enforced; scorers are a tiny CLIP built from config
+and the kit's own classifier."""
 from __future__ import annotations
 
-import shutil
+import hashlib
 
 import pytest
 
-from diffmix_utils import artifacts, params
-from diffmix_utils.filter import filter_pool, mark
+from diffmix_utils import artifacts, filtering, params, train
+from diffmix_utils.filtering import mark
+from diffmix_utils.filtering.__main__ import main as filter_main
+from diffmix_utils.finetune import run_finetune
 from diffmix_utils.synthesize import run_synthesis
-from diffmix_utils.train import run_training
+
+from .conftest import tiny_params
+
+
+def _fingerprint(folder) -> dict:
+    """Every file of a folder with the sha1 of its bytes."""
+    return {str(f.relative_to(folder)): hashlib.sha1(f.read_bytes()).hexdigest()
+            for f in sorted(folder.rglob("*")) if f.is_file()}
 
 
 def test_mark_drops_the_lowest_fraction_deterministically():
@@ -17,16 +28,6 @@ def test_mark_drops_the_lowest_fraction_deterministically():
     assert [r["task"] for r in marked if not r["kept"]] == [1, 3]
     with pytest.raises(ValueError, match="fraction = 1.0 is out of range"):
         mark(rows, [0.0] * 10, 1.0)
-
-
-@pytest.fixture
-def pool(finetuned, tmp_path):
-    """A private copy of the shared synthetic pool (filtering rewrites its manifest)."""
-    p, _ = finetuned
-    member = params.expand_sweep(p)[0]
-    copy = tmp_path / "pool"
-    shutil.copytree(run_synthesis(member), copy)
-    return member, copy
 
 
 def tiny_clip(folder):
@@ -43,40 +44,49 @@ def tiny_clip(folder):
     return folder
 
 
-def test_clip_filter_marks_the_manifest_and_keeps_the_images(pool, tmp_path):
-    p, folder = pool
-    before = artifacts.read_manifest(folder)
-    summary = filter_pool(folder, "clip", str(tiny_clip(tmp_path / "clip")), 0.25, "bird")
-    rows = artifacts.read_manifest(folder)
-    assert summary["dropped"] == int(0.25 * len(rows)) and len(rows) == len(before)
-    assert all(0 <= r["score"] <= 1 for r in rows) and all((folder / r["path"]).is_file() for r in rows)
-    assert [r["task"] for r in rows] == [r["task"] for r in before]
+def test_clip_filter_writes_its_own_folder_and_by_hand_matches_the_parameter_file(finetuned, tmp_path):
+    p, _ = finetuned
+    clip = str(tiny_clip(tmp_path / "clip"))
+    member = params.expand_sweep(tiny_params(p["workdir"], synthesize={"filter": "clip", "filter_model": clip,
+                                                                       "filter_fraction": 0.25}))[0]
+    pool = run_synthesis(member)
+    before = _fingerprint(pool)
+    out = artifacts.filter_dir(member)
+    assert out.parent.name == "filter" and not artifacts.is_done(out)
+    assert filter_main([str(pool), "--scorer", "clip", "--model", clip, "--fraction", "0.25",
+                        "--superclass", "bird"]) == 0  # by hand: the folder the parameter file reads
+    assert artifacts.is_done(out) and _fingerprint(pool) == before  # the pool is never rewritten
+    scores, rows = artifacts.read_scores(out), artifacts.read_manifest(pool)
+    assert sorted(scores) == [r["task"] for r in rows] and all(0 <= s["score"] <= 1 for s in scores.values())
+    assert sum(1 - s["kept"] for s in scores.values()) == int(0.25 * len(rows))
+    assert filtering.run_filter(member) == out  # complete: not scored again
 
 
-def test_classifier_filter_and_training_reads_only_kept_rows(pool, monkeypatch):
-    p, folder = pool
-    baseline = {**p, "synthesize": {**p["synthesize"], "strategy": "none"}, "train": {**p["train"], "p": 0.0}}
-    clf = run_training(baseline)
-    summary = filter_pool(folder, "classifier", str(clf), 0.5)
-    assert summary["kept"] == len(artifacts.read_manifest(folder)) - summary["dropped"]
-    from diffmix_utils import train
-    monkeypatch.setattr(train.artifacts, "synthesis_dir", lambda _: folder)
-    rows, _ = train.synthetic_rows(p)
-    assert len(rows) == summary["kept"]
-
-
-def test_synthesize_stage_filters_with_the_runs_own_baseline(tmp_path):
-    from .conftest import tiny_params
-    p = tiny_params(tmp_path, synthesize={"filter": "classifier", "filter_fraction": 0.25, "multiplier": 1.0},
-                    finetune={"steps": 2})
-    member = params.expand_sweep(p)[0]
-    from diffmix_utils.finetune import run_finetune
-    run_finetune(member)
-    out = run_synthesis(member)
+def test_classifier_filter_runs_between_the_baseline_and_the_members_that_read_it(tmp_path):
+    p = tiny_params(tmp_path, synthesize={"filter": "classifier", "filter_fraction": 0.25},
+                    finetune={"steps": 2}, train={"epochs": 1},
+                    sweep={"synthesize.strategy": ["none", "diff-mix"], "seed": [0, 1]})
+    members = params.expand_sweep(p)
+    mix = [m for m in members if m["synthesize"]["strategy"] == "diff-mix"]
+    run_finetune(mix[0])
+    pool = run_synthesis(mix[0])
+    before = _fingerprint(pool)
+    assert {artifacts.filter_dir(m) for m in mix} == {artifacts.filter_dir(mix[0])}  # one filter per pool
+    with pytest.raises(FileNotFoundError, match="not trained yet"):
+        filtering.run_stage(p)  # the scorer (the run's baseline) must exist first
+    with pytest.raises(FileNotFoundError, match="scores .* are not complete"):
+        train.run_training(mix[0])  # a member reading a filtered pool needs the filter first
+    first = train.run_stage(p, before_filter=True)
+    scorer = artifacts.train_dir(artifacts.filter_scorer(mix[0]))
+    assert scorer in first and all(artifacts.is_done(f) for f in first)
+    assert not any(artifacts.is_done(artifacts.train_dir(m)) for m in mix)
+    [out] = filtering.run_stage(p)
     done = artifacts.read_json(out / "done.json")
-    rows = artifacts.read_manifest(out)
-    assert done["filter"]["scorer"] == "classifier" and done["filter"]["dropped"] == int(0.25 * len(rows))
-    assert sum(1 - r["kept"] for r in rows) == done["filter"]["dropped"]
-    baseline = [m for m in params.expand_sweep({**p, "sweep": {"synthesize.strategy": ["none"]}})][0]
-    assert artifacts.is_done(artifacts.train_dir(baseline))  # the train stage reuses the scorer's baseline
-    assert done["filter"]["model"] == str(artifacts.train_dir(baseline))
+    assert done["scorer"] == "classifier" and done["model"] == str(scorer) and done["dropped"] == int(0.25 * len(
+        artifacts.read_manifest(pool)))
+    assert _fingerprint(pool) == before
+    kept = {t for t, s in artifacts.read_scores(out).items() if s["kept"]}
+    rows, _ = train.synthetic_rows(mix[0])
+    assert {r["task"] for r in rows} == kept  # training reads only the kept rows
+    train.run_stage(p)
+    assert artifacts.stage_complete(p, "train")

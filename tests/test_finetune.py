@@ -69,8 +69,8 @@ def _weights(out):
 
 
 def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path, monkeypatch):
-    import diffmix_utils.finetune as finetune
-    from diffmix_utils.finetune_checkpoints import checkpoints
+    import diffmix_utils.finetune.stage as finetune
+    from diffmix_utils.finetune.checkpoints import checkpoints
     ft = {"steps": 6, "checkpoint_every": 2, "checkpoint_limit": 1}
     whole = run_finetune(tiny_params(tmp_path / "a", finetune=ft))
     p = tiny_params(tmp_path / "b", finetune=ft)

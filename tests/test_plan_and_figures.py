@@ -51,7 +51,7 @@ def _table(rows):
 
 
 def test_ablation_figures_from_a_results_table(tmp_path):
-    from diffmix_utils.analysis import _result_figures
+    from diffmix_utils.analyze.stage import _result_figures
     table = _table([{"strategy": "none", "strength": None, "test_acc_at_best_val": 81.0}]
                    + [{"strategy": "diff-mix", "synthesize.multiplier": m, "test_acc_at_best_val": 81 + m / 4,
                        "reference_acc": 82.93 if m == 4 else None} for m in (2.0, 4.0, 6.0)])
@@ -66,7 +66,7 @@ def test_ablation_figures_from_a_results_table(tmp_path):
 def test_analysis_of_a_fabricated_results_folder(tmp_path):
     """Fabricated inputs (result.json files of finished runs); the tables and figures are the real code's."""
     from diffmix_utils import artifacts
-    from diffmix_utils.analysis import run_analysis
+    from diffmix_utils.analyze import run_analysis
     from diffmix_utils.data import ensure_split
 
     from .conftest import tiny_params

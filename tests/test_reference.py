@@ -7,8 +7,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from diffmix_utils import reference
-from diffmix_utils.analysis import add_reference
+from diffmix_utils.analyze import reference
+from diffmix_utils.analyze.tables import add_reference
 
 
 def test_shipped_reference_files_are_valid_and_paper_values_are_not_invented():

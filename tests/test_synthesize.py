@@ -9,8 +9,9 @@ import numpy as np
 from diffmix_utils import artifacts
 from diffmix_utils.data import ensure_split
 from diffmix_utils.strategies import STRATEGIES, get_strategy
-from diffmix_utils.synthesis_plan import make_batches, plan_tasks, task_seed
-from diffmix_utils.synthesize import expected_images, run_synthesis
+from diffmix_utils.synthesize.plan import make_batches, plan_tasks, task_seed
+from diffmix_utils.strategies import pool_size
+from diffmix_utils.synthesize import run_synthesis
 from diffmix_utils import params
 
 from .conftest import tiny_params
@@ -99,7 +100,8 @@ def test_every_strategy_runs_on_the_tiny_model(finetuned):
         with open(out / "manifest.csv", newline="") as fh:
             rows = list(csv.DictReader(fh))
         strategy = get_strategy(name)
-        assert len(rows) == expected_images(m, len(_split(m)["train"])) > 2 and {r["strategy"] for r in rows} == {name}
+        assert len(rows) == pool_size(m["synthesize"], len(_split(m)["train"])) > 2
+        assert {r["strategy"] for r in rows} == {name}
         for r in rows:
             with Image.open(out / r["path"]) as im:
                 assert im.size == (64, 64)  # the source's size (toybirds 64 px), or the model's resolution
@@ -132,7 +134,7 @@ def test_kill_9_mid_run_then_resume_ends_with_the_uninterrupted_files(tmp_path):
                 pass
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            made, total = len(list(out.rglob("*.png"))), expected_images(p, len(_split(p)["train"]))
+            made, total = len(list(out.rglob("*.png"))), pool_size(p["synthesize"], len(_split(p)["train"]))
             assert 4 <= made < total and not (out / "manifest.csv").exists()  # killed mid-run
         assert run_synthesis(p) == out
         runs[case] = (_hashes(out), (out / "manifest.csv").read_bytes(), (out / "plan.csv").read_bytes())
@@ -166,7 +168,7 @@ def test_plan_class_distribution():
 def test_bad_inputs_stop_before_anything_is_written(finetuned, tmp_path, monkeypatch):
     import pytest
 
-    from diffmix_utils import synthesize
+    from diffmix_utils.synthesize import stage as synthesize
     p, ft = finetuned
     m = params.expand_sweep(tiny_params(p["workdir"], synthesize={"strategy": "diff-mix", "seed": 5}))[0]
     out = artifacts.synthesis_dir(m)
@@ -198,7 +200,7 @@ def test_process_and_lane_counts_and_fixed_cpu_threads(workdir):
 
     import pytest
 
-    from diffmix_utils.cpu_lanes import cpu_threads, lane_count, run_in_lanes
+    from diffmix_utils.synthesize.lanes import cpu_threads, lane_count, run_in_lanes
     from diffmix_utils.synthesize import process_count
     p = tiny_params(workdir, synthesize={"num_processes": None})
     assert process_count(p, "cpu", 100) == 1  # on CPU lanes share the cores, not processes
@@ -228,7 +230,7 @@ def test_process_and_lane_counts_and_fixed_cpu_threads(workdir):
 def test_synthesis_fuses_the_lora_into_the_weights_without_changing_the_model(finetuned):
     import torch
 
-    from diffmix_utils.synthesize import load_strategy_pipeline
+    from diffmix_utils.models.translate import load_strategy_pipeline
     p, _ = finetuned
     fused, _ = load_strategy_pipeline(p, get_strategy("diff-mix"), "cpu")
     assert all(layer.merged for name, layer in fused.unet.named_modules() if name.endswith("to_q"))
@@ -246,7 +248,7 @@ def test_synthesis_dtype_and_which_keys_shape_the_pool(workdir):
     import pytest
     import torch
 
-    from diffmix_utils.synthesize import synthesis_dtype
+    from diffmix_utils.models.translate import synthesis_dtype
     p = tiny_params(workdir)
     assert synthesis_dtype(p, "cpu") == torch.float32 and synthesis_dtype(p, "cuda:1") == torch.float16  # auto
     assert synthesis_dtype(tiny_params(workdir, synthesize={"dtype": "bf16"}), "cpu") == torch.bfloat16

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from diffmix_utils import artifacts, params
-from diffmix_utils.losses import smooth_targets, soft_label
+from diffmix_utils.train.losses import smooth_targets, soft_label
 from diffmix_utils.synthesize import run_synthesis
 from diffmix_utils.train import run_training, summarize
 
@@ -72,7 +72,7 @@ def test_training_resumes_from_its_last_epoch(trained):
 
 def test_analysis_tables_carry_group_and_shot_accuracies():
     import pandas as pd
-    from diffmix_utils.analysis import _extras, summarize
+    from diffmix_utils.analyze.tables import _extras, summarize
     r = {"test_worst_group_acc_at_best_val": 0.5, "test_few_acc_at_best_val": 0.25,
          "test_group_acc_at_best_val": {"waterbird/land": 0.5, "landbird/land": 1.0}}
     base = {"dataset": "toybirds", "shots": None, "strategy": "none", "strength": None, "gamma": 0.5, "p": 0.0,

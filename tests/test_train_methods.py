@@ -13,10 +13,10 @@ import torch
 from conftest import tiny_params
 from diffmix_utils import artifacts, train
 from diffmix_utils.data import DatasetError, ensure_split
-from diffmix_utils.evaluation import breakdown, shot_thresholds
-from diffmix_utils.losses import ClassifierLoss, class_weights, ldam_margins
-from diffmix_utils.mixing import BatchMixer
-from diffmix_utils.train_data import RealWithSynthetic, limit_targets
+from diffmix_utils.train.evaluation import breakdown, shot_thresholds
+from diffmix_utils.train.losses import ClassifierLoss, class_weights, ldam_margins
+from diffmix_utils.train.mixing import BatchMixer
+from diffmix_utils.train.data import RealWithSynthetic, limit_targets
 
 Z = torch.tensor([[2.0, 0.0, -1.0]])
 Y = torch.tensor([[1.0, 0.0, 0.0]])
@@ -129,16 +129,16 @@ def test_resume_after_a_crash_ends_with_the_same_metrics(tmp_path, monkeypatch):
     whole = _baseline(tmp_path / "a")
     train.run_training(whole)
     crashed = _baseline(tmp_path / "b")
-    real_checkpoint = train._checkpoint
+    real_checkpoint = train.stage._checkpoint
 
     def crash_after_first(out, model, optimizer, schedule, epoch, metrics):
         real_checkpoint(out, model, optimizer, schedule, epoch, metrics)
         if epoch == 1:
             raise KeyboardInterrupt("simulated kill after epoch 1")
-    monkeypatch.setattr(train, "_checkpoint", crash_after_first)
+    monkeypatch.setattr(train.stage, "_checkpoint", crash_after_first)
     with pytest.raises(KeyboardInterrupt):
         train.run_training(crashed)
-    monkeypatch.setattr(train, "_checkpoint", real_checkpoint)
+    monkeypatch.setattr(train.stage, "_checkpoint", real_checkpoint)
     out = train.run_training(crashed)
     a = [json.loads(x) for x in (artifacts.train_dir(whole) / "metrics.jsonl").read_text().splitlines()]
     b = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]

@@ -19,33 +19,44 @@ ROOT = Path(__file__).resolve().parent.parent
 VALIDATE = ("from diffmix_utils import params\n"
             "P = params.from_notebook(globals())  # validates every key, papermill's injected ones too\n"
             "print(params.dump(P))")
+MD = "md:"  # a step's explanation: a markdown cell before its call
 NOTEBOOKS = {
     "01_finetune.ipynb": (
         "# 01 · Fine-tune: class tokens + DreamBooth-LoRA\n"
-        "Teaches the base text-to-image model one token `<class_i>` per class (textual inversion) "
-        "and LoRA on the UNet attention. Reads the split file; writes "
-        "`pytorch_lora_weights.safetensors`, `learned_embeds.safetensors`, `tokens.json` to "
-        "`<workdir>/store/finetune/<key>/`.",
+        "Stage 1 (`diffmix_utils.finetune`). Teaches the base text-to-image model one token "
+        "`<class_i>` per class (textual inversion) and LoRA on the UNet attention. Reads the split "
+        "file; writes `pytorch_lora_weights.safetensors`, `learned_embeds.safetensors`, `tokens.json` "
+        "to `<workdir>/store/finetune/<key>/`.",
         ["from diffmix_utils import finetune\nfolders = finetune.run_stage(P)\nfolders"]),
     "02_synthesize.ipynb": (
         "# 02 · Synthesize: inter-class translation\n"
-        "Translates real images of class *i* toward the prompt of class *j* at strength *s* "
-        "(or another strategy). Reads the fine-tune folder and the split file; writes "
-        "`images/` and `manifest.csv` to `<workdir>/store/synthesize/<key>/`.",
+        "Stage 2 (`diffmix_utils.synthesize`). Translates real images of class *i* toward the prompt "
+        "of class *j* at strength *s* (or another strategy). Reads the fine-tune folder and the split "
+        "file; writes `images/`, `plan.csv` and `manifest.csv` to `<workdir>/store/synthesize/<key>/`.",
         ["from diffmix_utils import synthesize\nfolders = synthesize.run_stage(P)\nfolders"]),
     "03_train.ipynb": (
         "# 03 · Train: classifier on real + synthetic data\n"
-        "Trains a timm classifier; each real sample is replaced with probability *p* by a "
-        "synthetic one labelled `(1 - s^γ)·onehot(i) + s^γ·onehot(j)`. Reads the split file and "
-        "`manifest.csv`; writes `metrics.jsonl`, `result.json`, `last.safetensors` to "
-        "`<workdir>/store/train/<key>/`.",
-        ["from diffmix_utils import train\nfolders = train.run_stage(P)\nfolders"]),
+        "Stage 3 (`diffmix_utils.train`, with the filter step `diffmix_utils.filtering`). Trains a "
+        "timm classifier; each real sample is replaced with probability *p* by a synthetic one "
+        "labelled `(1 - s^γ)·onehot(i) + s^γ·onehot(j)`. Reads the split file, the pools' "
+        "`manifest.csv` and a filter's `scores.csv`; writes `metrics.jsonl`, `result.json`, "
+        "`last.safetensors` to `<workdir>/store/train/<key>/`.",
+        [MD + "**Step 1: the classifiers that read no filtered pool.** The baselines (real data only) "
+              "come first: with `synthesize.filter: classifier` the filter scores each pool with the "
+              "run's baseline. Without a filter this step trains every member.",
+         "from diffmix_utils import train\nfolders = train.run_stage(P, before_filter=True)\nfolders",
+         MD + "**Step 2: the filter** (`synthesize.filter`: `clip` or `classifier`; nothing to do for "
+              "`none`). Scores every image of a pool and marks the lowest `filter_fraction` not kept, in "
+              "`<workdir>/store/filter/<key>/scores.csv`; the pool itself is never rewritten.",
+         "from diffmix_utils import filtering\nfolders = filtering.run_stage(P)\nfolders",
+         MD + "**Step 3: the members that read a filtered pool** (only the kept images).",
+         "folders = train.run_stage(P)\nfolders"]),
     "04_analyze.ipynb": (
         "# 04 · Analyze: tables and figures\n"
-        "Gathers every run's `result.json`, puts the kit's numbers beside the reference numbers "
-        "with their provenance, and writes tables (CSV + Markdown) and figures (PNG + PDF) to "
-        "`figures/<name>/`.",
-        ["from diffmix_utils import analysis\nfiles = analysis.run_analysis(P)",
+        "Stage 4 (`diffmix_utils.analyze`). Gathers every run's `result.json`, puts the kit's numbers "
+        "beside the reference numbers with their provenance, and writes tables (CSV + Markdown) and "
+        "figures (PNG + PDF) to `figures/<name>/`.",
+        ["from diffmix_utils import analyze\nfiles = analyze.run_stage(P)",
          "from IPython.display import Image, Markdown, display\n"
          "for f in files:\n"
          "    if f.suffix == '.png':\n"
@@ -55,8 +66,8 @@ NOTEBOOKS = {
     "explore.ipynb": (
         "# Explore: translations one at a time\n"
         "Pick a real image, a target class, a strength and a strategy, and see the translation "
-        "beside the source (same pipeline, prompt and seeding as the synthesis stage). Run "
-        "`01_finetune` first for the diff-* and ti-* strategies.",
+        "beside the source (the synthesis stage's pipeline, prompt and seeding, through "
+        "`diffmix_utils.models.translate`). Run `01_finetune` first for the diff-* and ti-* strategies.",
         ["from diffmix_utils import widgets\nwidgets.explorer(P)"]),
 }
 
@@ -74,7 +85,9 @@ def build(title: str, calls: list[str]) -> nbformat.NotebookNode:
     nb.metadata["language_info"] = {"name": "python"}
     cells = [nbformat.v4.new_markdown_cell(title),
              nbformat.v4.new_code_cell(parameters_source(), metadata={"tags": ["parameters"]}),
-             nbformat.v4.new_code_cell(VALIDATE)] + [nbformat.v4.new_code_cell(c) for c in calls]
+             nbformat.v4.new_code_cell(VALIDATE)]
+    cells += [nbformat.v4.new_markdown_cell(c[len(MD):]) if c.startswith(MD) else nbformat.v4.new_code_cell(c)
+              for c in calls]
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i}"
     nb.cells = cells

@@ -18,8 +18,8 @@ from PIL import Image, ImageFilter
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from .atomic import atomic_dir
-from .data import to_unit_tensor, toybirds
+from ..atomic import atomic_dir
+from ..data import to_unit_tensor, toybirds
 
 KINDS = list(toybirds.BACKGROUNDS)
 ORACLE_VERSION = 1

@@ -1,6 +1,6 @@
-"""Parameter schema of every stage: load a YAML file, fill defaults, validate, expand sweeps.
+"""Load a YAML parameter file, fill defaults and validate every key before any work starts.
 
-Every key the kit understands is declared once in ``params_schema.SCHEMA`` with its default, type, range or
+Every key the kit understands is declared once in ``params.schema.SCHEMA`` with its default, type, range or
 choices and a one-line doc. ``resolve`` turns a user's (partial) dict into a complete, validated
 one or raises ``ParamsError`` naming the key, the bad value and what would be valid. The same
 validator runs in ``python -m diffmix_utils.run`` and in every notebook (``from_notebook``), so a
@@ -8,20 +8,18 @@ hand-run ``papermill ... -p bogus_key 1`` fails the same way.
 """
 from __future__ import annotations
 
-import copy
-import itertools
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .data.common import resolve_options
-from .data.registry import LAYOUTS
-from .params_schema import (BUNDLED_MODELS, DATASETS, FINETUNE_MODES, SCHEMA, SECTIONS, STAGES,  # noqa: F401
-                            STRATEGIES, Field)
-from .params_variants import check_variants
-from .strategies import get_strategy, synthesis_settings_problem
+from ..data.common import resolve_options
+from ..data.registry import LAYOUTS
+from ..strategies import synthesis_settings_problem
+from .schema import BUNDLED_MODELS, SCHEMA, Field, defaults
+from .sweep import expand_sweep
+from .variants import check_variants
 
 
 class ParamsError(ValueError):
@@ -31,12 +29,6 @@ class ParamsError(ValueError):
 # Names that are not parameters: IPython's own, and the variables the kit's notebooks assign
 # (so re-running a cell in JupyterLab does not report them as unknown keys).
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open", "P", "folders", "files", "f"}
-
-
-def defaults() -> dict:
-    """The complete default parameter dict (what every notebook's parameters cell holds)."""
-    return {k: ({kk: copy.deepcopy(f.default) for kk, f in v.items()} if isinstance(v, dict)
-                else copy.deepcopy(v.default)) for k, v in SCHEMA.items()}
 
 
 def field(dotted: str) -> Field:
@@ -208,6 +200,17 @@ def load(path: str | Path, overrides: dict | None = None) -> dict:
     return resolve(raw)
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """``["train.epochs=5", "seed=3"]`` (the command line's ``--set``) as ``{dotted key: value}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ParamsError(f"--set {item!r} is not valid; write --set section.key=value")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
 def from_notebook(namespace: dict) -> dict:
     """Validate the parameters a notebook holds after papermill injected its own.
 
@@ -222,71 +225,6 @@ def from_notebook(namespace: dict) -> dict:
            if not k.startswith("_") and k not in _IPYTHON_NAMES
            and not isinstance(v, (types.ModuleType, types.FunctionType, type))}
     return resolve(raw)
-
-
-def _set(p: dict, dotted: str, value: Any) -> None:
-    section, _, sub = dotted.partition(".")
-    if sub:
-        p[section][sub] = value
-    else:
-        p[section] = value
-
-
-# training keys that only shape how synthetic images are used: irrelevant (reset) for the baseline
-SYNTHETIC_ONLY_TRAIN_KEYS = ("gamma", "kappa", "synthetic_sampling", "target_classes_per_source")
-
-
-def reset_to_baseline(m: dict) -> None:
-    """Make member ``m`` (in place) the real-data-only baseline: the synthesis keys, ``train.p`` and
-    the training keys that only concern synthetic images take their defaults."""
-    m["synthesize"] = {**defaults()["synthesize"], "strategy": "none"}
-    m["train"].update({k: defaults()["train"][k] for k in SYNTHETIC_ONLY_TRAIN_KEYS}, p=0.0)
-
-
-def baseline_of(member: dict) -> dict:
-    """The baseline run that goes with ``member`` (same data, model and training recipe)."""
-    base = copy.deepcopy(member)
-    reset_to_baseline(base)
-    return base
-
-
-def expand_sweep(p: dict) -> list[dict]:
-    """The runs of a sweep: the product of its lists, in key order, duplicates removed.
-
-    ``variants`` (named bundles of overrides) multiply the sweep: variants x product of the lists.
-    Each member is a full parameter dict without ``sweep``/``variants`` and with ``member`` (a
-    readable tag) and ``variant`` (its name or None); identical members are kept once.
-    With ``synthesize.strategy: none`` the synthesis keys, ``train.p`` and the training keys that
-    only concern synthetic images do not matter, so they are reset: the baseline of a strength
-    sweep is trained once, not once per strength; likewise
-    the text-to-image strategies (diff-gen, real-gen) get s = 1 whatever the sweep says.
-    """
-    keys = list(p["sweep"])
-    members, seen = [], set()
-    variants = p.get("variants") or [None]
-    for variant, combo in itertools.product(variants, itertools.product(*(p["sweep"][k] for k in keys))):
-        m = copy.deepcopy({k: v for k, v in p.items() if k not in ("sweep", "variants")})
-        for k, v in (variant or {}).items():
-            if k != "name":
-                _set(m, k, v)
-        for k, v in zip(keys, combo):
-            _set(m, k, v)
-        if m["synthesize"]["strategy"] == "none":
-            reset_to_baseline(m)
-        elif not get_strategy(m["synthesize"]["strategy"]).img2img:  # text-to-image: s does not apply
-            m["synthesize"].update(strength=1.0, strength_choices=None)
-        tag = ",".join(([f"variant={variant['name']}"] if variant else []) + [f"{k}={_get(m, k)}" for k in keys])
-        ident = yaml.safe_dump(m, sort_keys=True)
-        if ident not in seen:
-            seen.add(ident)
-            m["member"], m["variant"] = tag or "main", variant["name"] if variant else None
-            members.append(m)
-    return members
-
-
-def _get(p: dict, dotted: str) -> Any:
-    section, _, sub = dotted.partition(".")
-    return p[section][sub] if sub else p[section]
 
 
 def dump(p: dict) -> str:

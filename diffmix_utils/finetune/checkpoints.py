@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .atomic import atomic_dir
+from ..atomic import atomic_dir
 
 
 def _step_of(folder: Path) -> int:

@@ -1,6 +1,6 @@
-"""Training stage: a timm classifier on real + synthetic images (``train_data``), with the
-paper's baselines (Mixup / CutMix, ``mixing``), long-tail losses and re-weighting (``losses``),
-CMO, and honest model selection on the val split (``evaluation``).
+"""Training stage: a timm classifier on real + synthetic images (``data``), with the paper's
+baselines (Mixup / CutMix, ``mixing``), long-tail losses and re-weighting (``losses``), CMO, and
+honest model selection on the val split (``evaluation``).
 
 SGD with momentum, linear warmup then cosine decay stepped per batch over exactly the steps taken
 (the reference's schedule missed its end, spec G.1 item 27). Every epoch is evaluated. Each epoch
@@ -26,16 +26,16 @@ from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from . import artifacts, distributed
-from .distributed import split_evenly
-from .data import ensure_split
-from .data.splits import class_counts
+from .. import artifacts, distributed
+from ..data import ensure_split
+from ..data.splits import class_counts
+from ..distributed import split_evenly
+from ..models.base import pick_device
+from ..models.classifiers import classifier_transforms, create_classifier
+from .data import RealWithSynthetic, limit_targets
 from .evaluation import breakdown, predict, shot_thresholds, summarize
 from .losses import ClassifierLoss, class_weights
 from .mixing import BatchMixer, MinorityCutMix
-from .models.base import pick_device
-from .models.classifiers import classifier_transforms, create_classifier
-from .train_data import RealWithSynthetic, limit_targets
 
 
 def warmup_cosine(total_steps: int, warmup_fraction: float):
@@ -49,14 +49,21 @@ def warmup_cosine(total_steps: int, warmup_fraction: float):
 
 
 def synthetic_rows(p: dict) -> tuple[list[dict], Path | None]:
-    """The synthetic pool rows training draws from (kept by the filter, K-limited) and their folder."""
+    """The synthetic pool rows training draws from (kept by the filter, if any; K-limited) and their folder."""
     folder = artifacts.synthesis_dir(p)
     if folder is None or p["train"]["p"] == 0:
         return [], None
     if not artifacts.is_done(folder):
         raise FileNotFoundError(f"the synthetic pool {folder} is not complete: run the synthesize stage first")
-    kept = [r for r in artifacts.read_manifest(folder) if r.get("kept", 1)]  # a filter's rejects stay on disk
-    return limit_targets(kept, p["train"]["target_classes_per_source"], p["seed"]), folder
+    rows = artifacts.read_manifest(folder)
+    scored = artifacts.filter_dir(p)
+    if scored is not None:  # a filter's rejects stay on disk, and out of training
+        if not artifacts.is_done(scored):
+            raise FileNotFoundError(f"synthesize.filter = {p['synthesize']['filter']!r} but the pool's scores {scored} "
+                                    "are not complete: run filtering.run_stage(P) (03_train's filter step) first")
+        scores = artifacts.read_scores(scored)
+        rows = [r for r in rows if scores[r["task"]]["kept"]]
+    return limit_targets(rows, p["train"]["target_classes_per_source"], p["seed"]), folder
 
 
 def _seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
@@ -206,11 +213,8 @@ def _checkpoint(out: Path, model, optimizer, schedule, epoch: int, metrics: list
     artifacts.write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
 
 
-def run_stage(p: dict) -> list:
-    """Run this stage for every sweep member that needs its own artifact folder."""
-    return [run_training(m) for m in artifacts.stage_jobs(p, "train")]
-
-
-if __name__ == "__main__":  # torchrun / accelerate launch: python -m diffmix_utils.train PARAMS
-    import sys
-    sys.exit(distributed.main_for("train", run_training))
+def run_stage(p: dict, before_filter: bool = False) -> list:
+    """Train every member that needs its own folder, those that read no filtered pool first (with the
+    baselines the classifier filter scores with); ``before_filter``: only those."""
+    jobs = artifacts.stage_jobs(p, "train")
+    return [run_training(m) for m in jobs if not before_filter or artifacts.filter_dir(m) is None]

@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from . import artifacts  # noqa: E402
-from .data import open_image, read_image  # noqa: E402
+from .. import artifacts  # noqa: E402
+from ..data import open_image, read_image  # noqa: E402
 
 METRIC = "test_acc_at_best_val"
 GEN_STRATEGIES = {"diff-gen", "real-gen"}
@@ -94,9 +94,9 @@ PROGRESSIVE_STRENGTHS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 def progressive_translation(p: dict, base: Path, formats: list[str], dpi: int, sources: int = 4) -> list[Path]:
     """One row per source image (distinct classes, held-out test split), translated toward the next
     class at s = 0.1 ... 1.0 with the run's img2img strategy, made on demand (the paper's Fig. 1)."""
-    from .widgets import Explorer
-    explorer = Explorer(p)
-    split, strategy = explorer.split, p["synthesize"]["strategy"]
+    from ..models.translate import Translator
+    translator = Translator(p)
+    split, strategy = translator.split, p["synthesize"]["strategy"]
     picked, seen = [], set()
     for i in split["test"]:
         label = split["items"][i]["label"]
@@ -116,7 +116,7 @@ def progressive_translation(p: dict, base: Path, formats: list[str], dpi: int, s
         axes[r, 0].imshow(open_image(split, i))
         axes[r, 0].set_ylabel(f"{source_class}→{target}", fontsize=7)
         for c, s in enumerate(strengths, 1):
-            axes[r, c].imshow(explorer.translate(i, target, s, strategy, seed=r)[1])
+            axes[r, c].imshow(translator.translate(i, target, s, strategy, seed=r)[1])
             if r == 0:
                 axes[r, c].set_title(f"s={s:g}", fontsize=7)
     axes[0, 0].set_title("source", fontsize=7)
@@ -127,10 +127,11 @@ def progressive_translation(p: dict, base: Path, formats: list[str], dpi: int, s
     return save(fig, base, formats, dpi)
 
 
-def filter_grid(folder: Path, base: Path, formats: list[str], dpi: int, count: int = 8) -> list[Path]:
-    """The filter's lowest-scored (row 1) and highest-scored (row 2) images of a pool, with scores;
-    nothing for a pool the filter did not score."""
-    rows = [r for r in artifacts.read_manifest(folder) if r.get("score") is not None]
+def filter_grid(folder: Path, scores: Path, base: Path, formats: list[str], dpi: int, count: int = 8) -> list[Path]:
+    """The filter's lowest-scored (row 1) and highest-scored (row 2) images of the pool ``folder``,
+    with their scores from the filter folder ``scores``."""
+    marks = artifacts.read_scores(scores)
+    rows = [{**r, **marks[r["task"]]} for r in artifacts.read_manifest(folder)]
     if not rows:
         return []
     ranked = sorted(rows, key=lambda r: (r["score"], r["task"]))

@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import artifacts
-from .data import ensure_split, open_image, to_unit_tensor
-from .models.base import pick_device
+from .. import artifacts
+from ..data import ensure_split, open_image, to_unit_tensor
+from ..models.base import pick_device
+from ..models.translate import load_strategy_pipeline, render_batch
+from ..strategies import get_strategy
 from .oracles import load_or_train_oracle
-from .strategies import get_strategy
-from .synthesize import load_strategy_pipeline, render_batch
 
 
 def _render(p: dict, split: dict, pipe, strategy, have_tokens: bool, tasks: list[dict], batch_size: int) -> list:

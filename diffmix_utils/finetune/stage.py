@@ -8,7 +8,7 @@ Modes: ``joint`` (TI + LoRA, as Diff-Mix), ``ti_then_lora`` (the tokens alone fo
 then LoRA alone with the learned tokens kept), ``ti_only`` (tokens only), ``lora_only`` (LoRA with
 the class *names* in the prompt, the reference's "DB" ablation).
 
-Checkpoints every ``checkpoint_every`` steps go to ``<folder>.work/`` (``finetune_checkpoints``);
+Checkpoints every ``checkpoint_every`` steps go to ``<folder>.work/`` (``checkpoints``);
 a rerun after a kill resumes from the newest one and ends with the same weights.
 
 Writes, into the stage folder (atomically: a temp folder renamed when complete):
@@ -34,14 +34,14 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 from tqdm.auto import tqdm
 
-from . import artifacts, distributed
-from .atomic import atomic_dir
-from .data import ensure_split, open_image
-from .finetune_checkpoints import load_latest, restore_rng, rng_state, save_checkpoint
-from .models.base import load_components, pick_device
+from .. import artifacts, distributed
+from ..atomic import atomic_dir
+from ..data import ensure_split, open_image
+from ..models.base import load_components, pick_device
+from ..strategies import PROMPT_TEMPLATE  # the synthesis prompts use the same template
+from .checkpoints import load_latest, restore_rng, rng_state, save_checkpoint
 
 TOKEN_TEMPLATE = "<class_{}>"
-PROMPT_TEMPLATE = "a photo of a {} {}"
 LORA_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]
 
 
@@ -271,8 +271,3 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
     return [run_finetune(m) for m in artifacts.stage_jobs(p, "finetune")]
-
-
-if __name__ == "__main__":  # torchrun / accelerate launch: python -m diffmix_utils.finetune PARAMS
-    import sys
-    sys.exit(distributed.main_for("finetune", run_finetune))

@@ -13,8 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from . import artifacts  # noqa: E402
-from .data import open_image  # noqa: E402
+from .. import artifacts  # noqa: E402
+from ..data import open_image  # noqa: E402
+from ..models.translate import Translator, load_strategy_pipeline, render_batch  # noqa: E402
+from ..strategies import Strategy, get_strategy  # noqa: E402
 from .figures import save  # noqa: E402
 
 ATTENTION_LAYER = "up_blocks.2.attentions.1.transformer_blocks.0.attn2"  # the reference's hook (spec E)
@@ -50,12 +52,9 @@ def cross_attention_maps(p: dict, base: Path, formats: list[str], dpi: int, stre
                          rows: int = 5) -> list[Path]:
     """One held-out source translated toward the next class at ``strength``: per denoising step (rows)
     the attention of every prompt token (columns) at the reference's UNet layer."""
-    from .strategies import get_strategy
-    from .synthesize import load_strategy_pipeline, render_batch
-    from .widgets import Explorer
-    explorer = Explorer(p)
-    split, strategy = explorer.split, get_strategy(p["synthesize"]["strategy"])
-    pipe, with_tokens = load_strategy_pipeline(p, strategy, explorer.device)
+    translator = Translator(p)
+    split, strategy = translator.split, get_strategy(p["synthesize"]["strategy"])
+    pipe, with_tokens = load_strategy_pipeline(p, strategy, translator.device)
     name, layer = _layer(pipe.unet)
     maps: list[torch.Tensor] = []
     original = layer.processor
@@ -102,11 +101,8 @@ FINETUNE_ROWS = {"joint": "TI+LoRA", "ti_then_lora": "TI→LoRA", "lora_only": "
 def finetune_comparison(p: dict, base: Path, formats: list[str], dpi: int, images: int = 6) -> list[Path]:
     """Row 0: real training images of one class; then text-to-image generations of that class with
     the base model (class name, Real-Gen) and with every fine-tune mode whose fine-tune exists."""
-    from .strategies import Strategy, get_strategy
-    from .synthesize import load_strategy_pipeline, render_batch
-    from .widgets import Explorer
-    explorer = Explorer(p)
-    split, device = explorer.split, explorer.device
+    translator = Translator(p)
+    split, device = translator.split, translator.device
     target = split["items"][split["train"][0]]["label"]
     reals = [i for i in split["train"] if split["items"][i]["label"] == target][:images]
     tasks = [{"target_class": target, "strength": 1.0, "seed": k, "source_index": -1} for k in range(images)]
@@ -144,13 +140,12 @@ def tsne_features(p: dict, base: Path, formats: list[str], dpi: int, per_kind: i
     from sklearn.manifold import TSNE
     from timm.data.mixup import cutmix_bbox_and_lam
 
-    from .models.classifiers import classifier_transforms, load_trained_classifier
-    from .params import baseline_of
-    from .widgets import Explorer
+    from ..models.classifiers import classifier_transforms, load_trained_classifier
+    from ..params import baseline_of
     model, size = load_trained_classifier(artifacts.train_dir(baseline_of(p)))
     _, tf = classifier_transforms(size)
-    explorer = Explorer(p)
-    split, gamma = explorer.split, p["train"]["gamma"]
+    translator = Translator(p)
+    split, gamma = translator.split, p["train"]["gamma"]
     a, b = 0, 1
     pool = {c: [i for i in split["train"] if split["items"][i]["label"] == c] for c in (a, b)}
     rng = np.random.default_rng(0)
@@ -169,7 +164,7 @@ def tsne_features(p: dict, base: Path, formats: list[str], dpi: int, per_kind: i
     for k in range(per_kind):
         src, tgt = (a, b) if k % 2 == 0 else (b, a)
         s = float(rng.uniform(max(0.1, 1 / p["synthesize"]["steps"]), 1.0))  # at least one denoising step
-        _, image = explorer.translate(pool[src][rng.integers(len(pool[src]))], tgt, s, strategy, seed=k)
+        _, image = translator.translate(pool[src][rng.integers(len(pool[src]))], tgt, s, strategy, seed=k)
         weight_b = s ** gamma if tgt == b else 1 - s ** gamma
         samples.append(("Diff-Mix", tf(image), weight_b))
     feats = model.forward_head(model.forward_features(torch.stack([t for _, t, _ in samples])), pre_logits=True)

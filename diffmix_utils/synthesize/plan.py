@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .strategies import get_strategy
+from ..strategies import get_strategy, pool_size
 
 
 def task_seed(seed: int, task: int) -> int:
@@ -33,7 +33,7 @@ def plan_tasks(p: dict, split: dict) -> list[dict]:
         raise ValueError(f"class {empty[0]} ({split['classes'][empty[0]]!r}) has no training image"
                          f"{f' (nor do {len(empty) - 1} more classes)' if len(empty) > 1 else ''}: synthesis "
                          "needs a real image of every class; check data.shots / data.imbalance or the dataset")
-    n = max(1, round(syn["multiplier"] * len(split["train"])))
+    n = pool_size(syn, len(split["train"]))
     rng = np.random.default_rng([syn["seed"], 7])
     sources = rng.choice(classes, size=n)
     if not strategy.inter_class:

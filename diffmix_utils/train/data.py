@@ -21,8 +21,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .data import DatasetError, read_image
-from .data.splits import class_counts
+from ..data import DatasetError, read_image
+from ..data.splits import class_counts
 from .losses import soft_label
 
 SAMPLINGS = ("uniform", "tail")

@@ -4,10 +4,11 @@ a one-line doc. ``params`` validates against it; ``tools/sync_notebooks.py`` wri
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
-from .data.registry import DATASET_NAMES as DATASETS
+from ..data.registry import DATASET_NAMES as DATASETS
 
 STRATEGIES = ("none", "diff-mix", "diff-aug", "diff-gen", "real-mix", "real-aug", "real-gen",
               "ti-mix", "ti-aug")
@@ -180,3 +181,9 @@ SCHEMA: dict[str, Any] = {
     "variants": F([], "variants", "named bundles of dotted-key overrides ({name: ..., train.cutmix: 0.1, ...}), "
                   "or {axis: [bundles], ...} for several axes (their product); the runs are variants x sweep"),
 }
+
+
+def defaults() -> dict:
+    """The complete default parameter dict (what every notebook's parameters cell holds)."""
+    return {k: ({kk: copy.deepcopy(f.default) for kk, f in v.items()} if isinstance(v, dict)
+                else copy.deepcopy(v.default)) for k, v in SCHEMA.items()}

@@ -1,6 +1,6 @@
 """Convert a released Diff-Mix fine-tune folder into the kit's stock-loadable artifacts.
 
-    python -m diffmix_utils.convert LEGACY_DIR OUT_DIR [--superclass bird]
+    python -m diffmix_utils.finetune.convert LEGACY_DIR OUT_DIR [--superclass bird]
 
 Input (the reference's ``save_attn_procs`` + ``save_progress`` output, spec A.3):
 - ``pytorch_lora_weights.safetensors`` with legacy attention-processor keys
@@ -24,9 +24,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from . import artifacts
-from .atomic import atomic_dir
-from .finetune import PROMPT_TEMPLATE, save_embeddings
+from .. import artifacts
+from ..atomic import atomic_dir
+from ..strategies import PROMPT_TEMPLATE
+from .stage import save_embeddings
 
 LEGACY_KEY = re.compile(r"^(?P<block>.+)\.processor\.(?P<proj>to_q|to_k|to_v|to_out)_lora\.(?P<kind>down|up)\.weight$")
 LORA_FILE, TI_FILE = "pytorch_lora_weights.safetensors", "learned_embeds-steps-last.bin"

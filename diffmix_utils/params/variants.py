@@ -1,6 +1,6 @@
 """Variants: named bundles of dotted-key overrides that multiply a sweep, on one axis (a list) or
 several (a mapping of axis name to list, whose product is taken). Validated here; expanded by
-``params.expand_sweep``."""
+``params.sweep.expand_sweep``."""
 from __future__ import annotations
 
 import itertools

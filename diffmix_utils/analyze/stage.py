@@ -1,0 +1,118 @@
+"""Analysis stage: gather every sweep member's result, aggregate over seeds, put the kit's numbers
+beside the reference numbers (with their provenance; ``tables``) and write tables and figures.
+
+The headline accuracy is ``test_acc_at_best_val`` (epoch chosen on the validation split). The
+paper protocol (best test accuracy over epochs) is reported beside it, labelled as such.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import artifacts, params
+from ..data import load_split
+from ..strategies import get_strategy
+from . import reference
+from .tables import add_reference, collect_results, summarize, write_table
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in str(name))
+
+
+def _result_figures(table: pd.DataFrame, out: Path, fmt: list[str], dpi: int) -> list[Path]:
+    """Accuracy vs s (one figure per variant when there are several) and vs every ablated key."""
+    from . import ablation_figures, figures
+    written = []
+    groups = [(None, table)] if "variant" not in table or table.variant.nunique() <= 1 else \
+        [(v, g) for v, g in table.groupby("variant")] + ([(None, table[table.variant.isna()])]
+                                                        if table.variant.isna().any() else [])
+    for variant, g in groups:
+        if len(g) and g[g.strategy != "none"].strength.nunique() >= 1:
+            name = "accuracy_vs_strength" + (f"_{_slug(variant)}" if variant else "")
+            written += figures.accuracy_vs_strength(g, out / name, fmt, dpi)
+    for key in ablation_figures.swept_keys(table):
+        written += ablation_figures.accuracy_vs_key(table, key, out / f"accuracy_vs_{_slug(key)}", fmt, dpi)
+    written += ablation_figures.gamma_curves(out / "soft_label_gamma_curves", fmt, dpi)
+    return written
+
+
+def _data_figures(p: dict, split: dict, out: Path, fmt: list[str], dpi: int) -> list[Path]:
+    from ..data.splits import class_counts
+    from .ablation_figures import class_histogram
+    imbalance = p["data"]["imbalance"]
+    title = (f"{p['data']['dataset']}: long-tail training split, IF = {imbalance:g}" if imbalance
+             else f"{p['data']['dataset']}: training images per class")
+    return class_histogram(class_counts(split), split["classes"], out / "class_histogram", fmt, dpi, title)
+
+
+def _throughput_figure(pools: list[Path], out: Path, fmt: list[str], dpi: int, model: str) -> list[Path]:
+    """Images/hour against s from the pools' done.json (made in one process, uninterrupted)."""
+    from .ablation_figures import throughput_vs_strength
+    rows, devices = [], set()
+    for folder in pools:
+        done = artifacts.read_json(folder / "done.json")
+        rate = done.get("images_per_second_this_run")
+        strengths = {r["strength"] for r in artifacts.read_manifest(folder)}
+        if rate and len(strengths) == 1:  # a pool drawn from several strengths has no single s
+            rows.append({"strategy": done["strategy"], "strength": strengths.pop(), "images_per_second": rate})
+            devices.add(str(done.get("device")))
+    if len({r["strength"] for r in rows}) < 2:
+        return []
+    ref = reference.load()
+    ref = ref[(ref.experiment == "throughput")]
+    return throughput_vs_strength(rows, ref, out / "throughput_vs_strength", fmt, dpi,
+                                  f"{model}, {'/'.join(sorted(devices))}")
+
+
+def _model_figures(p: dict, img2img: list[dict], out: Path, fmt: list[str], dpi: int) -> list[Path]:
+    """Cross-attention maps, the fine-tuning comparison and the t-SNE, where their models exist."""
+    from . import model_figures
+    written = []
+    tuned = [m for m in img2img if get_strategy(m["synthesize"]["strategy"]).needs_finetune]
+    if img2img:
+        written += model_figures.cross_attention_maps(img2img[0], out / "cross_attention", fmt, dpi)
+    if tuned:
+        written += model_figures.finetune_comparison(tuned[0], out / "finetune_comparison", fmt, dpi)
+        if artifacts.is_done(artifacts.train_dir(params.baseline_of(tuned[0]))):
+            written += model_figures.tsne_features(tuned[0], out / "tsne_features", fmt, dpi)
+    return written
+
+
+def run_analysis(p: dict) -> list[Path]:
+    """Write the results table and the figures of a run into figures/<name>/; returns the files."""
+    from . import figures  # matplotlib only when figures are made
+    out = artifacts.figures_dir(p)
+    results = collect_results(p)
+    table = add_reference(summarize(results))
+    written = write_table(results.drop(columns=["train_dir"]), out, "runs")
+    written += write_table(table, out, "results")
+    fmt, dpi = p["analyze"]["formats"], p["analyze"]["dpi"]
+    written += _result_figures(table, out, fmt, dpi)
+    split = load_split(artifacts.split_path(p))
+    written += _data_figures(p, split, out, fmt, dpi)
+    pools = {artifacts.synthesis_dir(m) for m in params.expand_sweep(p)} - {None}
+    done = sorted(f for f in pools if artifacts.is_done(f))
+    if done:
+        written += figures.translation_grid(split, done, out / "translations", fmt, dpi)
+        written += _throughput_figure(done, out, fmt, dpi, f"{p['model']['base']}, {p['model']['resolution']} px")
+        scored = {(artifacts.synthesis_dir(m), artifacts.filter_dir(m)) for m in params.expand_sweep(p)}
+        for pool, scores in sorted((a, b) for a, b in scored if b is not None and artifacts.is_done(b)):
+            written += figures.filter_grid(pool, scores, out / f"filter_{pool.name}", fmt, dpi)
+    img2img = [m for m in params.expand_sweep(p) if m["synthesize"]["strategy"] != "none"
+               and get_strategy(m["synthesize"]["strategy"]).img2img
+               and (not get_strategy(m["synthesize"]["strategy"]).needs_finetune
+                    or artifacts.is_done(artifacts.finetune_dir(m)))]
+    if img2img:  # made on demand with the run's model: 6 strengths x 4 sources
+        written += figures.progressive_translation(img2img[0], out / "progressive_translation", fmt, dpi)
+    written += _model_figures(p, img2img, out, fmt, dpi)
+    artifacts.write_json(artifacts.run_dir(p) / "analyze-done.json", {"train_keys": artifacts.analyzed_keys(p)})
+    for f in written:
+        print(f)
+    return written
+
+
+def run_stage(p: dict) -> list[Path]:
+    """The analysis of a parameter set (``run_analysis``), named like every stage's entry point."""
+    return run_analysis(p)

@@ -1,0 +1,110 @@
+"""The analysis tables: one row per finished run, mean ± std over seeds, and the reference number
+beside each row with its kind and source (``reference``). Accuracies are in %; the headline is
+``test_acc_at_best_val`` (epoch chosen on the validation split), the paper protocol beside it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import artifacts, params
+from . import reference
+
+METRICS = ["val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best"]
+# reported where the data allow (Waterbirds-style groups, long-tail shot buckets), at the val-chosen epoch
+EXTRA_METRICS = {"test_worst_group_acc_at_best_val": "worst_group_acc", "test_many_acc_at_best_val": "many_acc",
+                 "test_medium_acc_at_best_val": "medium_acc", "test_few_acc_at_best_val": "few_acc"}
+
+
+def _extras(r: dict) -> dict:
+    """Worst-group, per-group (``group <name>``) and many/medium/few accuracies of one result."""
+    out = {name: r[key] for key, name in EXTRA_METRICS.items() if r.get(key) is not None}
+    out.update({f"group {g}": v for g, v in (r.get("test_group_acc_at_best_val") or {}).items()})
+    return out
+
+
+def collect_results(p: dict) -> pd.DataFrame:
+    """One row per sweep member with a finished training run (missing ones are listed, not hidden)."""
+    rows, missing = [], []
+    for m in params.expand_sweep(p):
+        folder = artifacts.train_dir(m)
+        if not artifacts.is_done(folder):
+            missing.append(m["member"])
+            continue
+        r = artifacts.read_json(folder / "result.json")
+        swept = {k: params.get(m, k) for k in p["sweep"] if "." in k and k not in reference.COLUMN_OF}
+        rows.append({"member": m["member"], "variant": m.get("variant"), "dataset": m["data"]["dataset"],
+                     "shots": m["data"]["shots"], "imbalance": m["data"]["imbalance"],
+                     "backbone": f"{m['train']['backbone']}@{m['train']['image_size']}",
+                     "strategy": m["synthesize"]["strategy"],
+                     "strength": None if m["synthesize"]["strategy"] == "none" else m["synthesize"]["strength"],
+                     "gamma": m["train"]["gamma"], "p": m["train"]["p"], "seed": m["seed"],
+                     **{k: r[k] for k in METRICS}, **_extras(r), **swept, "train_dir": str(folder)})
+    if missing:
+        print(f"not yet trained (run the train stage): {', '.join(missing)}")
+    if not rows:
+        raise FileNotFoundError("no finished training run in this parameter set: run the train stage first")
+    return pd.DataFrame(rows)
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std (over seeds) per (strategy, strength, gamma, p), accuracies in %; worst-group,
+    per-group and many/medium/few columns appear when the runs report them."""
+    keys = ["variant", "dataset", "shots", "imbalance", "backbone", "strategy", "strength", "gamma", "p"]
+    df = results.copy()
+    keys += [c for c in df.columns if "." in c and c not in keys]  # swept keys (ablations)
+    for k in keys:
+        if k not in df:
+            df[k] = None
+    extra = [c for c in df.columns if c in EXTRA_METRICS.values() or c.startswith("group ")]
+    metrics = METRICS + extra
+    for k in metrics:
+        df[k] = df[k].astype(float) * 100
+    g = df.groupby(keys, dropna=False)
+    out = g[metrics].mean().round(2)
+    out = out.join(g["test_acc_at_best_val"].std(ddof=0).round(2).rename("test_acc_at_best_val_std"))
+    out = out.join(g["seed"].count().rename("seeds")).reset_index()
+    out = out.sort_values(["variant", "strategy", "strength"], na_position="first").reset_index(drop=True)
+    return out if out["variant"].notna().any() else out.drop(columns=["variant"])
+
+
+def add_reference(summary: pd.DataFrame) -> pd.DataFrame:
+    """Beside each kit row: the matching reference number (a filled paper value first, else the
+    authors' development number), its kind and source, and the paper cell's status."""
+    ref = reference.load()
+    out = summary.copy()
+    accs, kinds, sources, paper = [], [], [], []
+    for _, r in out.iterrows():
+        hits = reference.matches(ref, r.to_dict())
+        papers = hits[hits.kind == "paper"]
+        filled = papers.dropna(subset=["value"])
+        devs = hits[hits.kind == "dev-notebook"]
+        best = filled.iloc[0] if len(filled) else devs.iloc[0] if len(devs) else None
+        accs.append(None if best is None else float(best.value))
+        kinds.append(None if best is None else best.kind)
+        more = f" (+{len(devs) - 1} more in reference/dev_notebook.csv)" if best is not None and len(devs) > 1 \
+            and best.kind == "dev-notebook" else ""
+        sources.append(best.source + more if best is not None else "no reference number for this setting" + (
+            " (toybirds is kit-made; the paper has no such number)" if r.dataset == "toybirds" else ""))
+        paper.append("paper value" if len(filled) else
+                     "not available: fill reference/paper.csv from the PDF" if len(papers) else "")
+    out["reference_acc"], out["reference_kind"], out["reference_source"] = accs, kinds, sources
+    out["paper_cell"] = paper
+    return out
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    def cell(v) -> str:
+        return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, folder: Path, name: str) -> list[Path]:
+    folder = Path(folder) / "tables"
+    csv_path = artifacts.atomic_write(folder / f"{name}.csv", lambda t: df.to_csv(t, index=False))
+    md_path = artifacts.write_text(folder / f"{name}.md", to_markdown(df))
+    return [csv_path, md_path]

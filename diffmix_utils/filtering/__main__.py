@@ -1,0 +1,51 @@
+"""Filter from the command line.
+
+    python -m diffmix_utils.filtering params/demo.yaml            # every pool of the file that has a filter
+    python -m diffmix_utils.filtering POOL --scorer clip [--model openai/clip-vit-base-patch32]
+        [--superclass bird] [--fraction 0.1]                      # one pool, by hand
+    python -m diffmix_utils.filtering POOL --scorer classifier --model runs/store/train/<key>
+
+By hand, the scores go to ``<store>/filter/<key>/``, the folder a parameter file with the same pool,
+scorer, model and fraction reads (for ``classifier``, ``--model`` is the train folder of the run's
+baseline trained with the pool's seed).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import artifacts, params
+from .stage import run_stage, score_pool
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Score a synthetic pool and mark its lowest-scored images.")
+    ap.add_argument("source", type=Path, help="a parameter file, or a complete synthesis folder")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
+    ap.add_argument("--scorer", choices=("clip", "classifier"), default="clip")
+    ap.add_argument("--model", default="openai/clip-vit-base-patch32",
+                    help="CLIP hub id or folder; for --scorer classifier, a train stage folder")
+    ap.add_argument("--superclass", default="", help="super-category in the CLIP captions (bird, flower, ...)")
+    ap.add_argument("--fraction", type=float, default=0.1, help="lowest-scored fraction marked not kept")
+    a = ap.parse_args(argv)
+    try:
+        if a.source.is_file():
+            for folder in run_stage(params.load(a.source, params.parse_overrides(a.set))):
+                print(folder)
+            return 0
+        pool = a.source.resolve()
+        model = Path(a.model).resolve().name if a.scorer == "classifier" else a.model
+        out = pool.parent.parent / "filter" / artifacts.scores_key(pool.name, a.scorer, model, a.fraction)
+        print(score_pool(pool, out, a.scorer, a.model, a.fraction, a.superclass))
+    except params.ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The filter step: score a finished pool and mark its lowest-scored fraction as not kept.
+
+Runs after the synthesis stage and, for the ``classifier`` scorer, after the run's baseline has
+been trained (``artifacts.filter_scorer``): ``03_train`` trains what needs no filter first, then
+filters, then trains the members that read a filtered pool. Writes ``scores.csv``
+(``task,score,kept``) and ``done.json`` to ``<workdir>/store/filter/<key>/``, keyed by (pool,
+scorer, scoring model, fraction), all at once (``atomic_dir``); the pool's images and manifest are
+never rewritten, and the training stage reads only the kept rows.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import artifacts
+from ..atomic import atomic_dir
+from ..data import load_split
+from .scorers import mark, score
+
+
+def score_pool(pool: Path, out: Path, scorer: str, model: str, fraction: float, superclass: str = "") -> Path:
+    """Score every image of the complete pool ``pool`` and publish ``out`` (scores.csv, done.json)."""
+    pool = Path(pool)
+    if not artifacts.is_done(pool):
+        raise FileNotFoundError(f"{pool} is not a complete synthesis folder (no done.json): "
+                                "run the synthesize stage first")
+    rows = artifacts.read_manifest(pool)
+    marked = mark(rows, score(pool, rows, scorer, model, superclass), fraction)
+    kept = sum(r["kept"] for r in marked)
+    with atomic_dir(out) as tmp:
+        artifacts.write_scores(tmp / "scores.csv", marked)
+        artifacts.mark_done(tmp, {"pool": str(pool), "scorer": scorer, "model": str(model), "fraction": fraction,
+                                  "images": len(marked), "kept": kept, "dropped": len(marked) - kept,
+                                  "score_threshold": min((r["score"] for r in marked if r["kept"]), default=None)})
+    return out
+
+
+def run_filter(p: dict) -> Path | None:
+    """The filter of member ``p`` (``synthesize.filter``); None when it has none."""
+    out = artifacts.filter_dir(p)
+    if out is None or artifacts.is_done(out):
+        if out is not None:
+            print(f"filter already complete: {out}")
+        return out
+    sy = p["synthesize"]
+    scorer = artifacts.filter_scorer(p)
+    if scorer is not None:
+        model = artifacts.train_dir(scorer)
+        if not artifacts.is_done(model):
+            raise FileNotFoundError(f"synthesize.filter = 'classifier' scores with the run's baseline {model}, "
+                                    "which is not trained yet: run train.run_stage(P, before_filter=True) "
+                                    "(the first step of 03_train) first")
+    else:
+        model = sy["filter_model"]
+    split = load_split(artifacts.split_path(p))
+    superclass = p["finetune"]["superclass"] or split["superclass"]
+    return score_pool(artifacts.synthesis_dir(p), out, sy["filter"], str(model), sy["filter_fraction"], superclass)
+
+
+def run_stage(p: dict) -> list:
+    """Filter every pool of the parameter set that has a filter (one folder per pool, scorer, fraction)."""
+    return [run_filter(m) for m in artifacts.stage_jobs(p, "filter")]

@@ -1,0 +1,16 @@
+"""Parameters: one YAML file per experiment, validated before any work starts.
+
+- ``schema``   every key of every section: default, type, range or choices, a one-line doc;
+- ``validate`` load a file (``load``), apply ``--set`` overrides, fill defaults, and refuse a bad
+  value with ``ParamsError`` naming the key, the value and what is valid;
+- ``sweep``    expand ``sweep`` lists and ``variants`` into member runs; each member's baseline;
+- ``variants`` check named bundles of overrides.
+
+Shared ground: every stage and the runner read parameters from here; it imports no stage.
+"""
+from .schema import (BUNDLED_MODELS, DATASETS, FINETUNE_MODES, SCHEMA, SECTIONS, STAGES, STRATEGIES,  # noqa: F401
+                     Field, defaults)
+from .sweep import (SYNTHETIC_ONLY_TRAIN_KEYS, baseline_of, expand_sweep, get,  # noqa: F401
+                    reset_to_baseline)
+from .validate import (ParamsError, all_keys, check_value, dump, field, from_notebook, load,  # noqa: F401
+                       parse_overrides, resolve)
