@@ -1,11 +1,12 @@
 # make demo   — create .venv if needed, install, run params/demo.yaml end to end (offline)
 # make test   — create .venv if needed, install, run the whole test suite (offline)
+# make fuzz   — the property tests of bad parameter files and datasets, searching deeper
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test clean-runs notebooks
+.PHONY: install demo test fuzz clean-runs notebooks
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# the property tests with a deeper search (fresh randomness, 3000 examples each) than make test's
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz_params.py tests/test_fuzz_data.py
 
 notebooks: $(STAMP)
 	$(PY) tools/sync_notebooks.py

@@ -14,13 +14,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write
+from .atomic import ArtifactError, atomic_write
 from .params import baseline_of, expand_sweep
 from .strategies import get_strategy
 
 # Keys that do not change a stage's output (speed or bookkeeping only) are left out of its hash.
-_NOT_SHAPING = {"data": {"download"}, "finetune": {"checkpoint_every", "checkpoint_limit", "num_processes"},
-                "synthesize": {"batch_size", "num_processes", "cpu_workers", "cpu_threads",
+_NOT_SHAPING = {"data": {"download"},
+                "finetune": {"checkpoint_every", "checkpoint_limit", "num_processes", "gradient_checkpointing"},
+                "synthesize": {"batch_size", "num_processes", "cpu_workers", "cpu_threads", "vae_slicing",
+                               "cpu_offload",
                                "filter", "filter_model", "filter_fraction"},  # the filter has its own key
                 "train": {"num_workers", "num_processes"}}
 MANIFEST_COLUMNS = ["task", "path", "strategy", "source_class", "target_class", "source_index",
@@ -146,6 +148,22 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def rebuild_hint(folder: Path, stage: str) -> str:
+    return f"delete {str(folder)!r} and rerun the {stage} stage to rebuild it"
+
+
+def check_safetensors(path: Path, rebuild: str) -> Path:
+    """``path`` if it is a whole safetensors file (its header parses and covers the file), else one
+    ``ArtifactError`` naming it and ``rebuild``: how to make it again."""
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), "pt") as fh:
+            fh.keys()
+    except Exception as exc:  # SafetensorError (truncated, bad header), FileNotFoundError, ...
+        raise ArtifactError(f"{str(path)!r} is missing or broken ({exc}); {rebuild}") from None
+    return Path(path)
+
+
 def stage_folders(p: dict, stage: str) -> list[Path | None]:
     """The artifact folders one member needs for a stage (None: nothing to do)."""
     return [{"finetune": lambda: finetune_dir(p) if uses_finetune(p) else None,
@@ -173,13 +191,28 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> Path:
 
 
 def read_manifest(folder: Path) -> list[dict]:
-    """The rows of a synthesis folder's manifest.csv, typed."""
-    with open(Path(folder) / "manifest.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        for k in ("task", "source_class", "target_class", "source_index", "seed"):
-            r[k] = int(r[k])
-        r["strength"] = float(r["strength"])
+    """The rows of a complete synthesis folder's manifest.csv, typed; a manifest that is unreadable,
+    shorter or longer than the pool ``done.json`` describes, or that lists a missing image is one
+    ``ArtifactError`` naming the file and how to rebuild the pool."""
+    folder = Path(folder)
+    rebuild = rebuild_hint(folder, "synthesize")
+    try:
+        with open(folder / "manifest.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        for r in rows:
+            for k in ("task", "source_class", "target_class", "source_index", "seed"):
+                r[k] = int(r[k])
+            r["strength"] = float(r["strength"])
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{str(folder / 'manifest.csv')!r} cannot be read ({type(exc).__name__}: {exc}); "
+                            f"{rebuild}") from None
+    expected = read_json(folder / "done.json").get("images") if is_done(folder) else None
+    if expected is not None and expected != len(rows):
+        raise ArtifactError(f"{str(folder / 'manifest.csv')!r} lists {len(rows)} images but the pool has "
+                            f"{expected}; {rebuild}")
+    missing = next((r["path"] for r in rows if not (folder / r["path"]).is_file()), None)
+    if missing is not None:
+        raise ArtifactError(f"{str(folder / 'manifest.csv')!r} lists {missing!r}, which is missing; {rebuild}")
     return rows
 
 

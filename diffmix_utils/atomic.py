@@ -1,7 +1,9 @@
 """Atomic files and folders (standard library only, so every layer of the kit may use it).
 
 A reader never sees a half-written file or folder: work happens under a temp name beside the
-target, which is renamed onto it only when complete, and removed if anything fails.
+target, which is renamed onto it only when complete, and removed if anything fails. A file that is
+found broken all the same (truncated by a full disk, edited by hand) is an ``ArtifactError`` that
+names it and how to rebuild it.
 """
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
+
+
+class ArtifactError(RuntimeError):
+    """A kit-written file is broken or was changed; the message names it and how to rebuild it."""
 
 
 def _umask() -> int:

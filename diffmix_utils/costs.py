@@ -36,7 +36,7 @@ def measured() -> dict:
     return yaml.safe_load((ASSETS / "measured_throughput.yaml").read_text())
 
 
-def _configs(base: str) -> tuple[dict, dict, str]:
+def _configs(base: str, revision: str | None = None) -> tuple[dict, dict, str]:
     """(unet config, vae config, where they came from) without loading weights."""
     from .models import sd15_config, tiny_sd
     folder = None
@@ -47,7 +47,7 @@ def _configs(base: str) -> tuple[dict, dict, str]:
     else:
         try:
             from huggingface_hub import try_to_load_from_cache
-            found = try_to_load_from_cache(base, "unet/config.json")
+            found = try_to_load_from_cache(base, "unet/config.json", revision=revision)
             folder = Path(found).parent.parent if isinstance(found, str) else None
         except Exception:
             folder = None
@@ -88,8 +88,8 @@ def config_flops(unet_config: dict, vae_config: dict, resolution: int) -> dict:
                             json.dumps(vae_config, sort_keys=True, default=list), resolution)
 
 
-def diffusion_flops(base: str, resolution: int) -> tuple[dict, str]:
-    ucfg, vcfg, source = _configs(base)
+def diffusion_flops(base: str, resolution: int, revision: str | None = None) -> tuple[dict, str]:
+    ucfg, vcfg, source = _configs(base, revision)
     return config_flops(ucfg, vcfg, resolution), source
 
 
@@ -102,13 +102,16 @@ def image_flops(diff: dict, steps: int, strength: float, guidance: float, img2im
 
 
 @lru_cache(maxsize=None)
-def classifier_flops(backbone: str, size: int, num_classes: int, kwargs_json: str = "{}") -> int:
-    """Forward FLOPs of one image through the timm backbone."""
-    import timm
+def classifier_flops(backbone: str, size: int, num_classes: int, kwargs_json: str = "{}",
+                     weights: str | None = None) -> int:
+    """Forward FLOPs of one image through the backbone (timm, or torchvision:<name> with ``weights``)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
+
+    from .models.classifiers import create_classifier
     with torch.device("meta"):
-        model = timm.create_model(backbone, pretrained=False, num_classes=num_classes, **json.loads(kwargs_json))
+        model = create_classifier(backbone, num_classes, False, json.loads(kwargs_json), weights)
+        model.eval()  # eval: BatchNorm takes a 1x1 map
         with FlopCounterMode(display=False) as fc:
             model(torch.empty(1, 3, size, size))
     return fc.get_total_flops()
@@ -162,7 +165,7 @@ def estimate(p: dict) -> list[str]:
     """Lines for ``--plan``: work and compute per stage, and the time figures described above."""
     rates, lines, flops, exact = measured(), [], {}, True
     base, res = p["model"]["base"], p["model"]["resolution"]
-    diff, source = diffusion_flops(base, res)
+    diff, source = diffusion_flops(base, res, p["model"]["revision"])
     single = diff["unet_pair"] / 2
 
     ft_images = sum(m["finetune"]["steps"] * m["finetune"]["batch_size"] for m in artifacts.stage_jobs(p, "finetune"))
@@ -188,7 +191,7 @@ def estimate(p: dict) -> list[str]:
         exact &= ok
         tr = m["train"]
         fwd = classifier_flops(tr["backbone"], tr["image_size"], max(c, 2),
-                               json.dumps(tr["model_kwargs"], sort_keys=True))
+                               json.dumps(tr["model_kwargs"], sort_keys=True), tr["weights"])
         train_flops += tr["epochs"] * fwd * (3 * n_train + n_eval)
         passes += tr["epochs"] * n_train
     flops["train"] = train_flops
@@ -215,3 +218,33 @@ def estimate(p: dict) -> list[str]:
         lines.append(f"  on the kit's 2-core CPU (measured, {cpu['source']}): fine-tune ≈{ft_s / 60:.1f} min, "
                      f"synthesis ≈{syn_s / 60:.1f} min")
     return lines
+
+
+PNG_BYTES_PER_PIXEL = 1.5  # a synthetic photo as PNG: about half of its 3 raw bytes per pixel
+
+
+def pool_bytes(p: dict) -> tuple[int, float]:
+    """(images, bytes) the parameter set's pools not yet on disk will take, from the split file or the
+    dataset's nominal size; an image is counted at ``model.resolution`` squared (the source's size,
+    which the pool keeps, is unknown before the split)."""
+    images = 0
+    for m in artifacts.stage_jobs(p, "synthesize"):
+        if not artifacts.is_done(artifacts.synthesis_dir(m)):
+            images += pool_size(m["synthesize"], split_sizes(m)[1])
+    return images, images * p["model"]["resolution"] ** 2 * PNG_BYTES_PER_PIXEL
+
+
+def disk_problem(p: dict) -> str | None:
+    """Why the planned pools would not fit on the disk of ``workdir`` (None when they fit)."""
+    import shutil
+    images, need = pool_bytes(p)
+    folder = Path(p["workdir"]).expanduser().resolve()
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if need <= free:
+        return None
+    largest = max((m["synthesize"]["multiplier"] for m in artifacts.stage_jobs(p, "synthesize")), default=0)
+    return (f"synthesize.multiplier = {largest:g}: the planned pools hold ≈{images:,} images, "
+            f"≈{need / 1e9:,.1f} GB at {p['model']['resolution']} px, but {folder} has {free / 1e9:,.1f} GB free; "
+            "lower the multiplier or point workdir at a larger disk")

@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import artifacts, costs, params
+from . import artifacts, costs, fetch, params
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = {"finetune": "01_finetune.ipynb", "synthesize": "02_synthesize.ipynb",
@@ -45,6 +45,11 @@ def plan(p: dict) -> str:
             extra = " (" + ", ".join(pools[:8]) + more + " of |train|)"
         lines.append(f"  {stage:<10} {len(jobs)} job(s), {done} already complete{extra}")
     lines += costs.estimate(p)
+    downloads = fetch.needs(p)
+    if downloads:
+        gone = [i for i in downloads if fetch.present(i) is None]
+        lines.append(f"downloads: {len(downloads)} item(s), {len(gone)} missing from this machine's caches"
+                     + (f": {'; '.join(i.label() for i in gone)} (python -m diffmix_utils.fetch FILE)" if gone else ""))
     return "\n".join(lines)
 
 
@@ -84,9 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     except params.ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    problem = costs.disk_problem(p)
     if args.plan:
-        print(plan(p))
+        print(plan(p) + (f"\nwarning: {problem}" if problem else ""))
         return 0
+    problem = problem or fetch.missing_message(p, args.params_file)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     run = artifacts.run_dir(p)
     artifacts.write_text(run / "params.yaml", params.dump(p))
     stages = [s for s in params.STAGES if not args.only or s in args.only]

@@ -1,11 +1,18 @@
 """Shared fixtures: a tiny parameter set and a work folder reused by the stage tests."""
 from __future__ import annotations
 
+import os
 
 import pytest
+from hypothesis import settings
 
 from diffmix_utils import params
 
+# Property tests: ``ci`` (make test) is derandomized (a fixed seed) and short; ``fuzz`` (make fuzz)
+# searches deeper with fresh randomness. Validation and image I/O have no meaningful deadline.
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=150, print_blob=True)
+settings.register_profile("fuzz", deadline=None, max_examples=3000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def tiny_params(workdir, **sections) -> dict:

@@ -1,6 +1,7 @@
 """The notebooks: committed clean, parameters cell first and in sync, and they really run."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,14 @@ def test_smoke_run_executes_all_four_notebooks_then_skips(tmp_path):
         assert (figs / name).stat().st_size > 0, name
     table = (figs / "tables" / "results.csv").read_text().splitlines()
     assert len(table) == 1 + 3  # baseline + diff-mix at two strengths
+    store = tmp_path / "runs" / "store"
+    stage_folders = [f for stage in ("finetune", "synthesize", "train") for f in (store / stage).iterdir()
+                     if not f.name.startswith(".")] + [figs]
+    for folder in stage_folders:  # every artifact folder records where it came from
+        record = json.loads((folder / "provenance.json").read_text())
+        assert record["torch"] and record["python"] and record["devices"], folder
+    assert record["base_model"] == "bundled:tiny-sd" and record["resolved_revision"].startswith("sha256:")
+    assert record["split_checksum"] and (figs / "tables" / "environment.md").is_file()
     again = _run([str(ROOT / "params" / "smoke.yaml"), *sets], cwd=tmp_path)
     assert again.returncode == 0 and again.stdout.count("complete, skipped") == 4
 

@@ -140,3 +140,27 @@ def test_img2img_strength_must_give_at_least_one_denoising_step():
     with pytest.raises(params.ParamsError, match="synthesize.strength = 0.1 with synthesize.steps = 4 runs no"):
         params.resolve({"synthesize": {"strategy": "diff-aug", "steps": 4, "strength": 0.1}})
     params.resolve({"synthesize": {"strategy": "diff-gen", "steps": 4, "strength": 0.1}})  # text-to-image: fine
+
+
+def test_the_deleted_sd15_id_maps_to_its_maintained_copy_with_a_notice(capsys):
+    a = params.resolve({"model": {"base": "runwayml/stable-diffusion-v1-5", "resolution": 512}})
+    b = params.resolve({"sweep": {"model.base": ["runwayml/stable-diffusion-v1-5"]}})
+    assert a["model"]["base"] == "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    assert b["sweep"]["model.base"] == ["stable-diffusion-v1-5/stable-diffusion-v1-5"]
+    from diffmix_utils import artifacts
+    c = params.resolve({"model": {"base": "stable-diffusion-v1-5/stable-diffusion-v1-5", "resolution": 512}})
+    assert artifacts.finetune_key(a) == artifacts.finetune_key(c)  # both spellings share one fine-tune
+    from pathlib import Path
+    assert all("runwayml" not in f.read_text() or "maintained" in f.read_text()
+               for f in (Path(__file__).parent.parent / "params" / "paper").glob("*.yaml"))
+
+
+def test_provenance_records_the_environment_and_the_resolved_model(tmp_path):
+    from diffmix_utils import provenance
+    p = params.resolve({"workdir": str(tmp_path)})
+    record = provenance.collect(p, "cpu", "fp32")
+    assert record["torch"] and record["diffusers"] and record["device_count"] == 1 and record["dtype"] == "fp32"
+    assert record["base_model"] == "bundled:tiny-sd" and record["resolved_revision"].startswith("sha256:")
+    assert record["kit_commit"] is None or len(record["kit_commit"]) == 40
+    hub = params.resolve({"model": {"base": "nobody/not-cached-xyz", "revision": "v1"}})
+    assert provenance.base_model(hub)["resolved_revision"].startswith("unresolved")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import artifacts, params
+from .. import artifacts, params, provenance
 from ..data import load_split
 from ..strategies import get_strategy
 from . import reference
-from .tables import add_reference, collect_results, summarize, write_table
+from .tables import add_reference, collect_results, environment_table, summarize, write_table
 
 
 def _slug(name: str) -> str:
@@ -88,6 +88,7 @@ def run_analysis(p: dict) -> list[Path]:
     table = add_reference(summarize(results))
     written = write_table(results.drop(columns=["train_dir"]), out, "runs")
     written += write_table(table, out, "results")
+    written += write_table(environment_table(results), out, "environment")
     fmt, dpi = p["analyze"]["formats"], p["analyze"]["dpi"]
     written += _result_figures(table, out, fmt, dpi)
     split = load_split(artifacts.split_path(p))
@@ -107,6 +108,7 @@ def run_analysis(p: dict) -> list[Path]:
     if img2img:  # made on demand with the run's model: 6 strengths x 4 sources
         written += figures.progressive_translation(img2img[0], out / "progressive_translation", fmt, dpi)
     written += _model_figures(p, img2img, out, fmt, dpi)
+    provenance.write(out, p)
     artifacts.write_json(artifacts.run_dir(p) / "analyze-done.json", {"train_keys": artifacts.analyzed_keys(p)})
     for f in written:
         print(f)

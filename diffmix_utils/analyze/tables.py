@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import artifacts, params
+from .. import artifacts, params, provenance
 from . import reference
 
 METRICS = ["val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best"]
@@ -108,3 +108,24 @@ def write_table(df: pd.DataFrame, folder: Path, name: str) -> list[Path]:
     csv_path = artifacts.atomic_write(folder / f"{name}.csv", lambda t: df.to_csv(t, index=False))
     md_path = artifacts.write_text(folder / f"{name}.md", to_markdown(df))
     return [csv_path, md_path]
+
+
+def environment_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct environment the table's runs were trained in (``provenance.json``), with
+    the members that share it; prints a warning when there is more than one."""
+    rows = {}
+    for _, r in results.iterrows():
+        path = Path(r["train_dir"]) / "provenance.json"
+        record = artifacts.read_json(path) if path.is_file() else {}
+        key = provenance.comparable(record)
+        entry = rows.setdefault(key, {**{k: record.get(k) for k in provenance.ENVIRONMENT_KEYS},
+                                      "kit_commit": record.get("kit_commit"), "kit_dirty": record.get("kit_dirty"),
+                                      "base_model": record.get("base_model"),
+                                      "resolved_revision": record.get("resolved_revision"), "members": []})
+        entry["members"].append(r["member"])
+    table = pd.DataFrame([{**e, "devices": ", ".join(e["devices"] or []) if isinstance(e["devices"], list)
+                           else e["devices"], "members": len(e["members"])} for e in rows.values()])
+    if len(table) > 1:
+        print(f"warning: the runs of this table come from {len(table)} different environments (library "
+              "versions, CUDA or devices differ); see tables/environment.md before comparing them")
+    return table

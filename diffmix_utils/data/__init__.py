@@ -2,19 +2,22 @@
 
 ``create_dataset(name, root, cache_dir, data)`` reads one layout (``registry.LAYOUTS``) and returns a
 ``DatasetIndex`` (root, classes, superclass, items); ``ensure_split`` turns that into the shared
-split file, once, after checking that every listed image exists and opens.
+split file, once, after checking the classes and labels and decoding every listed image
+(``images``); the file carries a checksum, so one edited by hand is refused when read.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from ..atomic import atomic_write
+from ..atomic import ArtifactError, atomic_write
 from . import splits
 from .common import DatasetError, DatasetIndex, resolve_options
+from .images import read_image, to_rgb, verify_images
 from .registry import DATASET_NAMES, LAYOUTS
 from .splits import class_counts, longtail_counts
 
@@ -51,18 +54,19 @@ def create_dataset(name: str, root: str | None, cache_dir: Path, data: dict) -> 
     return DatasetIndex(Path(folder), classes, superclass, items)
 
 
-def verify_images(root: Path, items: list[dict]) -> None:
-    """Every listed image exists and PIL can read its header; else one error naming the file."""
-    from tqdm.auto import tqdm
-    for it in tqdm(items, desc="checking images", leave=False, disable=len(items) < 2000):
-        path = Path(root) / it["path"]
-        if not path.is_file():
-            raise DatasetError(f"image {str(path)!r} is listed by the dataset's index but does not exist")
-        try:
-            with Image.open(path) as img:
-                img.size
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DatasetError(f"image {str(path)!r} cannot be read ({exc})") from None
+def check_items(classes: list[str], items: list[dict], where: str) -> None:
+    """At least two classes, and every item's label one of them and its split train / val / test."""
+    if len(classes) < 2:
+        raise DatasetError(f"{where} has {len(classes)} class{'es' if len(classes) != 1 else ''} "
+                           f"({', '.join(map(repr, classes)) or 'none'}); classification needs at least two")
+    for it in items:
+        label = it.get("label")
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(classes):
+            raise DatasetError(f"{where}: image {it.get('path')!r} has label {label!r}, which is not one of the "
+                               f"{len(classes)} classes (0..{len(classes) - 1})")
+        if it.get("split") not in ("train", "val", "test"):
+            raise DatasetError(f"{where}: image {it.get('path')!r} has split {it.get('split')!r}; "
+                               "valid: train, val, test")
 
 
 def ensure_split(split_path: Path, data: dict, cache_dir: Path) -> dict:
@@ -71,33 +75,43 @@ def ensure_split(split_path: Path, data: dict, cache_dir: Path) -> dict:
     if split_path.is_file():
         return load_split(split_path)
     ds = create_dataset(data["dataset"], data["root"], cache_dir, data)
-    verify_images(ds.root, ds.items)
+    where = f"data.dataset = {data['dataset']!r} at {str(ds.root)!r}"
+    check_items(ds.classes, ds.items, where)
+    verify_images(ds.root, ds.items, data.get("allow_duplicates", False))
     split = {"dataset": data["dataset"], "root": str(ds.root.resolve()), "classes": ds.classes,
              "superclass": ds.superclass, "data": data, "items": ds.items,
              **splits.make_split(ds.items, ds.classes, data)}
+    split["checksum"] = _checksum(split)
     atomic_write(split_path, lambda tmp: tmp.write_text(json.dumps(split)))
     return split
 
 
+def _checksum(split: dict) -> str:
+    body = {k: v for k, v in split.items() if k != "checksum"}
+    return hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def load_split(split_path: Path) -> dict:
-    return json.loads(Path(split_path).read_text())
+    """A split file, checked against the checksum written with it (a hand-edited or broken file is
+    refused: every stage must see the same images)."""
+    split_path = Path(split_path)
+    rebuild = "delete it and rerun to rebuild it (every stage reads this one file)"
+    try:
+        split = json.loads(split_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"split file {str(split_path)!r} cannot be read ({exc}); {rebuild}") from None
+    if not isinstance(split, dict) or split.get("checksum") != _checksum(split):
+        raise ArtifactError(f"split file {str(split_path)!r} was changed after the kit wrote it (its checksum "
+                            f"does not match); {rebuild}")
+    return split
 
 
 def to_unit_tensor(images: list[Image.Image], size: int | None = None, resample: int = Image.BILINEAR):
     """RGB images -> float tensor (N, 3, H, W) in [-1, 1], resized to ``size`` when given."""
     import torch
-    arr = np.stack([np.array(im.convert("RGB") if size is None
-                             else im.convert("RGB").resize((size, size), resample)) for im in images])
+    arr = np.stack([np.array(to_rgb(im) if size is None else to_rgb(im).resize((size, size), resample))
+                    for im in images])
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
-def read_image(path: Path | str) -> Image.Image:
-    """An RGB image from disk, or one ``DatasetError`` naming the file."""
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DatasetError(f"image {str(path)!r} cannot be read ({exc})") from None
 
 
 def open_image(split: dict, index: int) -> Image.Image:
@@ -105,6 +119,7 @@ def open_image(split: dict, index: int) -> Image.Image:
     return read_image(Path(split["root"]) / split["items"][index]["path"])
 
 
-__all__ = ["DATASET_NAMES", "LAYOUTS", "DatasetError", "DatasetIndex", "create_dataset", "verify_images",
-           "ensure_split", "load_split", "open_image", "read_image", "to_unit_tensor",
+__all__ = ["DATASET_NAMES", "LAYOUTS", "ArtifactError", "DatasetError", "DatasetIndex", "create_dataset",
+           "verify_images", "check_items", "ensure_split", "load_split", "open_image", "read_image", "to_rgb",
+           "to_unit_tensor",
            "class_counts", "longtail_counts"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .common import DatasetError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
 
@@ -19,7 +21,7 @@ def read_imagefolder(root: Path) -> tuple[list[str], list[dict]]:
     root = Path(root).expanduser()
     for split in ("train", "test"):
         if not (root / split).is_dir():
-            raise FileNotFoundError(f"data.root = {str(root)!r} has no '{split}/' folder; an "
+            raise DatasetError(f"data.root = {str(root)!r} has no '{split}/' folder; an "
                                     "ImageFolder dataset needs train/<class>/*.jpg and test/<class>/*.jpg")
     classes = _class_folders(root / "train")
     index = {c: i for i, c in enumerate(classes)}
@@ -27,7 +29,7 @@ def read_imagefolder(root: Path) -> tuple[list[str], list[dict]]:
     for split in ("train", "test"):
         for cls in _class_folders(root / split):
             if cls not in index:
-                raise ValueError(f"test class folder {cls!r} in {root / split} is not among the "
+                raise DatasetError(f"test class folder {cls!r} in {root / split} is not among the "
                                  f"train classes: {', '.join(classes)}")
             for f in sorted((root / split / cls).iterdir()):
                 if f.suffix.lower() in IMAGE_SUFFIXES:

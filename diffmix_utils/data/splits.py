@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from .common import DatasetError
+
 
 def longtail_counts(counts: list[int], imbalance: float, formula: str = "kit") -> list[int]:
     """Per-class kept counts for imbalance factor IF, head = most frequent class (rank 0).
@@ -55,21 +57,25 @@ def make_split(items: list[dict], classes: list[str], data: dict) -> dict:
         {"train": by_class[it["label"]], "val": given_val, "test": test}[it["split"]].append(i)
     empty = [c for c, idx in enumerate(by_class) if not idx]
     if empty:
-        raise ValueError(f"classes {_named(classes, empty)} have no training images")
+        raise DatasetError(f"classes {_named(classes, empty)} have no training images")
+    untested = sorted(set(range(num_classes)) - {items[i]["label"] for i in test})
+    if untested:
+        raise DatasetError(f"classes {_named(classes, untested)} have no test images: their accuracy "
+                           "could not be measured; add test images or remove the classes")
     val, rest = list(given_val), []
     for c, idx in enumerate(by_class):
         perm = [idx[j] for j in np.random.default_rng([data["split_seed"], c]).permutation(len(idx))]
         n_val = (math.ceil(data["val_fraction"] * len(perm))
                  if data["val_fraction"] > 0 and not given_val else 0)
         if n_val >= len(perm):
-            raise ValueError(f"class {_named(classes, [c])} has {len(perm)} train images; val_fraction "
+            raise DatasetError(f"class {_named(classes, [c])} has {len(perm)} train images; val_fraction "
                              f"{data['val_fraction']} leaves none to train on")
         val += perm[:n_val]
         rest.append(perm[n_val:])
     if data["shots"] is not None:
         short = [c for c, r in enumerate(rest) if len(r) < data["shots"]]
         if short:
-            raise ValueError(f"data.shots = {data['shots']} but classes {_named(classes, short)} have only "
+            raise DatasetError(f"data.shots = {data['shots']} but classes {_named(classes, short)} have only "
                              f"{min(len(rest[c]) for c in short)} train images after the val split")
         rest = [r[:data["shots"]] for r in rest]
     elif data["imbalance"] is not None:

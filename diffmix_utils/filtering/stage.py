@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import artifacts
+from .. import artifacts, provenance
 from ..atomic import atomic_dir
 from ..data import load_split
 from .scorers import mark, score
 
 
-def score_pool(pool: Path, out: Path, scorer: str, model: str, fraction: float, superclass: str = "") -> Path:
-    """Score every image of the complete pool ``pool`` and publish ``out`` (scores.csv, done.json)."""
+def score_pool(pool: Path, out: Path, scorer: str, model: str, fraction: float, superclass: str = "",
+               p: dict | None = None) -> Path:
+    """Score every image of the complete pool ``pool`` and publish ``out`` (scores.csv, provenance.json of
+    member ``p``, done.json)."""
     pool = Path(pool)
     if not artifacts.is_done(pool):
         raise FileNotFoundError(f"{pool} is not a complete synthesis folder (no done.json): "
@@ -28,6 +30,7 @@ def score_pool(pool: Path, out: Path, scorer: str, model: str, fraction: float, 
     kept = sum(r["kept"] for r in marked)
     with atomic_dir(out) as tmp:
         artifacts.write_scores(tmp / "scores.csv", marked)
+        provenance.write(tmp, p, "cpu", "fp32")
         artifacts.mark_done(tmp, {"pool": str(pool), "scorer": scorer, "model": str(model), "fraction": fraction,
                                   "images": len(marked), "kept": kept, "dropped": len(marked) - kept,
                                   "score_threshold": min((r["score"] for r in marked if r["kept"]), default=None)})
@@ -53,7 +56,7 @@ def run_filter(p: dict) -> Path | None:
         model = sy["filter_model"]
     split = load_split(artifacts.split_path(p))
     superclass = p["finetune"]["superclass"] or split["superclass"]
-    return score_pool(artifacts.synthesis_dir(p), out, sy["filter"], str(model), sy["filter_fraction"], superclass)
+    return score_pool(artifacts.synthesis_dir(p), out, sy["filter"], str(model), sy["filter_fraction"], superclass, p)
 
 
 def run_stage(p: dict) -> list:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..atomic import atomic_dir
+from ..atomic import ArtifactError, atomic_dir
 
 
 def _step_of(folder: Path) -> int:
@@ -49,7 +49,11 @@ def load_latest(work: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
     if not found:
         return None
     latest = found[-1]
-    return load_file(str(latest / "trainable.safetensors")), torch.load(latest / "state.pt", weights_only=True)
+    try:
+        return load_file(str(latest / "trainable.safetensors")), torch.load(latest / "state.pt", weights_only=True)
+    except Exception as exc:  # a checkpoint broken after it was written (atomic writes rule out a partial one)
+        raise ArtifactError(f"checkpoint {str(latest)!r} cannot be read ({type(exc).__name__}); delete it to "
+                            "resume from an older checkpoint (or from the start)") from None
 
 
 def rng_state(generator: torch.Generator) -> dict:

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 from tqdm.auto import tqdm
 
-from .. import artifacts, distributed
+from .. import artifacts, distributed, provenance
 from ..atomic import atomic_dir
 from ..data import ensure_split, open_image
 from ..models.base import load_components, pick_device
@@ -145,7 +145,7 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
     torch.manual_seed(ft["seed"] + 7919 * rank)  # random flips / crops: each rank its own draws
 
     # --- load tokenizer, text encoder, VAE, UNet and the DDPM noise schedule --------------------
-    c = load_components(p["model"]["base"], artifacts.store(p))
+    c = load_components(p["model"]["base"], artifacts.store(p), p["model"]["revision"])
     tokenizer, text_encoder, vae, unet, noise_scheduler = (
         c["tokenizer"], c["text_encoder"], c["vae"], c["unet"], c["noise_scheduler"])
     for m in (text_encoder, vae, unet):
@@ -210,6 +210,8 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
     mine_slice = slice(rank * local_batch, (rank + 1) * local_batch)
 
     # --- train ------------------------------------------------------------------------------------
+    if ft["gradient_checkpointing"]:  # activations recomputed in backward: memory for time
+        unet.enable_gradient_checkpointing()
     unet.train()
     text_encoder.train()
     start = time.time()
@@ -261,6 +263,8 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
                 "mode": ft["mode"], "classes": classes, "superclass": superclass,
                 "tokens": tokens if use_ti else [], "prompt_template": PROMPT_TEMPLATE,
                 "init_token": ft["init_token"], "base": p["model"]["base"]})
+            provenance.write(tmp, p, device, ft["mixed_precision"] + " autocast" if acc.mixed_precision != "no"
+                             else "fp32")
             artifacts.mark_done(tmp, {"steps": ft["steps"], "final_loss": log[-1]["loss"],
                                       "seconds": round(time.time() - start, 1), "device": str(device),
                                       "processes": world, "resumed_from_step": first})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from ..artifacts import check_safetensors, rebuild_hint
 from . import tiny_sd
 
 
@@ -22,38 +23,42 @@ def resolve_base(base: str, cache_dir: Path) -> str:
     return str(Path(base).expanduser()) if Path(base).expanduser().is_dir() else base
 
 
-def _from_pretrained(cls, source: str, **kwargs):
+def _from_pretrained(cls, source: str, revision: str | None = None, **kwargs):
+    if revision and not Path(source).is_dir():  # a hub id pinned to a commit or tag
+        kwargs["revision"] = revision
     try:
         return cls.from_pretrained(source, local_files_only=True, **kwargs)
     except (OSError, EnvironmentError) as exc:
-        raise OSError(f"model.base {source!r} could not be loaded offline ({exc}). Download it on a "
-                      f"machine with internet (huggingface-cli download {source}) and copy the "
-                      "folder here, then set model.base to that folder.") from None
+        at = f" at revision {revision!r}" if revision and not Path(source).is_dir() else ""
+        raise OSError(f"model.base {source!r}{at} is not in the local cache ({str(exc).splitlines()[0]}); on a "
+                      "machine with internet run python -m diffmix_utils.fetch PARAMS_FILE [--to DIR] and copy "
+                      "the caches here (HF_HUB_CACHE), or set model.base to a folder that holds it") from None
 
 
-def load_components(base: str, cache_dir: Path) -> dict:
+def load_components(base: str, cache_dir: Path, revision: str | None = None) -> dict:
     """Tokenizer, text encoder, VAE, UNet and the DDPM training scheduler of the base model."""
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
     src = resolve_base(base, cache_dir)
     return {
-        "tokenizer": _from_pretrained(CLIPTokenizer, src, subfolder="tokenizer"),
+        "tokenizer": _from_pretrained(CLIPTokenizer, src, revision, subfolder="tokenizer"),
         # fp32 for training whatever the checkpoint's dtype (the bundled model ships in fp16)
-        "text_encoder": _from_pretrained(CLIPTextModel, src, subfolder="text_encoder", dtype=torch.float32),
-        "vae": _from_pretrained(AutoencoderKL, src, subfolder="vae", torch_dtype=torch.float32),
-        "unet": _from_pretrained(UNet2DConditionModel, src, subfolder="unet", torch_dtype=torch.float32),
-        "noise_scheduler": _from_pretrained(DDPMScheduler, src, subfolder="scheduler"),
+        "text_encoder": _from_pretrained(CLIPTextModel, src, revision, subfolder="text_encoder", dtype=torch.float32),
+        "vae": _from_pretrained(AutoencoderKL, src, revision, subfolder="vae", torch_dtype=torch.float32),
+        "unet": _from_pretrained(UNet2DConditionModel, src, revision, subfolder="unet", torch_dtype=torch.float32),
+        "noise_scheduler": _from_pretrained(DDPMScheduler, src, revision, subfolder="scheduler"),
     }
 
 
-def load_pipeline(base: str, cache_dir: Path, kind: str, device: str, dtype=torch.float32):
+def load_pipeline(base: str, cache_dir: Path, kind: str, device: str, dtype=torch.float32,
+                  revision: str | None = None):
     """``kind``: 'img2img' or 'txt2img', with the DPM-Solver++ multistep sampler (reference B.2)."""
     from diffusers import (DPMSolverMultistepScheduler, StableDiffusionImg2ImgPipeline,
                            StableDiffusionPipeline)
 
     cls = {"img2img": StableDiffusionImg2ImgPipeline, "txt2img": StableDiffusionPipeline}[kind]
-    pipe = _from_pretrained(cls, resolve_base(base, cache_dir), torch_dtype=dtype,
+    pipe = _from_pretrained(cls, resolve_base(base, cache_dir), revision, torch_dtype=dtype,
                             safety_checker=None, requires_safety_checker=False)
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
@@ -77,6 +82,10 @@ def apply_finetune(pipe, folder: Path, lora: bool, embeddings: bool) -> list[str
     from safetensors.torch import load_file
 
     folder = Path(folder)
+    rebuild = rebuild_hint(folder, "finetune")
+    for name, used in (("learned_embeds.safetensors", embeddings), ("pytorch_lora_weights.safetensors", lora)):
+        if used:
+            check_safetensors(folder / name, rebuild)
     tokens: list[str] = []
     if embeddings:
         state = load_file(str(folder / "learned_embeds.safetensors"))

@@ -1,37 +1,88 @@
-"""Classifiers by timm name, and the reference's train / eval image transforms.
+"""Classifiers by timm name (``resnet50``, or ``name.tag`` for one set of pretrained weights such as
+``resnet50.tv_in1k``) or torchvision name (``torchvision:vit_b_16`` with ``train.weights`` one of
+its weight enums, e.g. ``IMAGENET1K_SWAG_E2E_V1``), and the reference's train / eval transforms.
 
-``resnet50`` @448 (resize 512), ``vit_base_patch16_384`` @384 and ``resnet50`` @224 (resize 256)
-are the paper's settings; the offline demo uses a small one (``resnet18`` at 64 px).
+The reference trains torchvision's ImageNet ResNet-50 (``IMAGENET1K_V1`` = timm's ``resnet50.tv_in1k``)
+@224 and @448, and torchvision's ViT-B/16 with ``IMAGENET1K_SWAG_E2E_V1`` @384 (timm has no SWAG
+ViT-B/16). The offline demo uses a small one (``resnet18`` at 64 px).
 """
 from __future__ import annotations
 
 import timm
 from torchvision import transforms as T
 
+from ..artifacts import check_safetensors, rebuild_hint
+
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def create_classifier(backbone: str, num_classes: int, pretrained: bool, kwargs: dict | None = None):
-    """``timm.create_model`` (``kwargs``: its extra arguments, e.g. ``img_size``, ``drop_path_rate``);
-    with ``pretrained`` the weights must already be in the local cache."""
-    if not timm.is_model(backbone.split(".")[0]):
-        raise ValueError(f"train.backbone = {backbone!r} is not a timm model; e.g. resnet50, "
-                         "vit_base_patch16_384 (timm.list_models() lists them)")
+TORCHVISION = "torchvision:"
+
+
+def torchvision_arch_kwargs(name: str, weights: str | None) -> dict:
+    """Architecture arguments a torchvision weight set implies: SWAG ViTs are built for 384 px."""
+    if not weights or not name.startswith("vit_"):
+        return {}
+    from torchvision.models import get_model_weights
+    size = get_model_weights(name)[weights].meta.get("min_size")
+    return {"image_size": size[0]} if size else {}
+
+
+def _replace_head(model, num_classes: int):
+    """A new final layer with ``num_classes`` outputs (torchvision's ResNet ``fc``, ViT ``heads.head``, ...)."""
+    import torch
+    for path in ("fc", "heads.head", "head", "classifier"):
+        parent, _, attr = path.rpartition(".")
+        owner = model.get_submodule(parent) if parent else model
+        layer = getattr(owner, attr, None)
+        if isinstance(layer, torch.nn.Sequential):
+            owner, attr, layer = layer, str(len(layer) - 1), layer[-1]
+        if isinstance(layer, torch.nn.Linear):
+            setattr(owner, attr, torch.nn.Linear(layer.in_features, num_classes))
+            return model
+    raise ValueError(f"cannot find the final linear layer of {type(model).__name__} to replace")
+
+
+def create_classifier(backbone: str, num_classes: int, pretrained: bool, kwargs: dict | None = None,
+                      weights: str | None = None):
+    """A classifier with ``num_classes`` outputs: ``timm.create_model`` (``kwargs``: its extra arguments,
+    e.g. ``img_size``, ``drop_path_rate``) or, for ``torchvision:<name>``, ``torchvision.models.get_model``
+    with ``weights`` (an enum name) and a new head. With ``pretrained`` the weights must already be in
+    the local cache (``python -m diffmix_utils.fetch`` puts them there)."""
     try:
+        if backbone.startswith(TORCHVISION):
+            from torchvision.models import get_model
+            name = backbone[len(TORCHVISION):]
+            kw = {**torchvision_arch_kwargs(name, weights), **(kwargs or {})}
+            if not pretrained:
+                return get_model(name, weights=None, num_classes=num_classes, **kw)
+            return _replace_head(get_model(name, weights=weights or "DEFAULT", **kw), num_classes)
+        if not timm.is_model(backbone.split(".")[0]):
+            raise ValueError(f"train.backbone = {backbone!r} is not a timm model; e.g. resnet50, "
+                             "vit_base_patch16_384 (timm.list_models() lists them)")
         return timm.create_model(backbone, pretrained=pretrained, num_classes=num_classes, **(kwargs or {}))
-    except Exception as exc:  # timm raises several types when hub weights are missing offline
-        if not pretrained:
+    except Exception as exc:  # timm and torchvision raise several types when hub weights are missing offline
+        if not pretrained or isinstance(exc, ValueError):
             raise
-        raise OSError(f"train.pretrained = true but the weights of {backbone!r} are not in the local "
-                      f"cache and cannot be downloaded here ({exc}); set train.pretrained: false or "
-                      "copy the Hugging Face cache of the model onto this machine") from None
+        raise OSError(f"train.pretrained = true but the weights of {backbone!r}"
+                      f"{f' ({weights})' if weights else ''} are not in the local cache and cannot be "
+                      f"downloaded here ({type(exc).__name__}); fetch them on a connected machine "
+                      "(python -m diffmix_utils.fetch PARAMS) or set train.pretrained: false") from None
+
+
+# the reference's res_mode table (spec C.1): crop -> square resize before it
+REFERENCE_RESIZE = {224: 256, 384: 440, 448: 512, 28: 32}
 
 
 def classifier_transforms(size: int) -> tuple:
-    """(train, eval): resize to size*8/7 (256 for 224), random resp. centre crop, flip, normalise."""
-    resize = round(size * 8 / 7)
+    """(train, eval): square resize, random resp. centre crop to ``size``, flip, normalise. At the
+    reference's resolutions (224 / 384 / 448) exactly its recipe: resize 256 / 440 / 512 and
+    ``RandomCrop(size, padding=8)``; elsewhere resize to size*8/7 and crop without padding."""
+    resize = REFERENCE_RESIZE.get(size, round(size * 8 / 7))
+    padding = 8 if size in REFERENCE_RESIZE else 0
     norm = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    train = T.Compose([T.Resize((resize, resize)), T.RandomCrop(size), T.RandomHorizontalFlip(), *norm])
+    train = T.Compose([T.Resize((resize, resize)), T.RandomCrop(size, padding=padding), T.RandomHorizontalFlip(),
+                       *norm])
     evaluate = T.Compose([T.Resize((resize, resize)), T.CenterCrop(size), *norm])
     return train, evaluate
 
@@ -46,9 +97,10 @@ def load_trained_classifier(train_folder):
     if not (folder / "last.safetensors").is_file() or not (folder / "result.json").is_file():
         raise FileNotFoundError(f"{folder} is not a finished train stage folder (last.safetensors, result.json)")
     result = json.loads((folder / "result.json").read_text())
-    weights = load_file(str(folder / "last.safetensors"))
+    weights = load_file(str(check_safetensors(folder / "last.safetensors", rebuild_hint(folder, "train"))))
     num_classes = next(v.shape[0] for k, v in weights.items() if k.endswith(("fc.weight", "head.weight",
                                                                              "classifier.weight")))
-    model = create_classifier(result["backbone"], num_classes, False, result.get("model_kwargs"))
+    model = create_classifier(result["backbone"], num_classes, False, result.get("model_kwargs"),
+                              result.get("weights"))
     model.load_state_dict(weights)
     return model.eval(), result.get("image_size", 224)

@@ -52,7 +52,8 @@ def load_strategy_pipeline(p: dict, strategy, device: str, merge_lora: bool = Tr
     ``merge_lora=False`` leaves the LoRA as a separate branch, as the reference runs it."""
     kind = "img2img" if strategy.img2img else "txt2img"
     check_finetune(p, strategy)
-    pipe = load_pipeline(p["model"]["base"], artifacts.store(p), kind, device, dtype=synthesis_dtype(p, device))
+    pipe = load_pipeline(p["model"]["base"], artifacts.store(p), kind, device, dtype=synthesis_dtype(p, device),
+                         revision=p["model"]["revision"])
     tokens = []
     if strategy.needs_finetune:
         ft = artifacts.finetune_dir(p)
@@ -60,7 +61,17 @@ def load_strategy_pipeline(p: dict, strategy, device: str, merge_lora: bool = Tr
         tokens = apply_finetune(pipe, ft, lora=strategy.lora, embeddings=strategy.tokens and has_tokens)
         if strategy.lora and merge_lora:  # merge W + BA once: calls skip the LoRA branch (last bits differ)
             pipe.fuse_lora()
+    save_memory(pipe, p["synthesize"], device)
     return pipe, bool(tokens)
+
+
+def save_memory(pipe, syn: dict, device: str) -> None:
+    """``synthesize.vae_slicing`` (decode one image at a time) and ``synthesize.cpu_offload`` (each model on
+    the GPU only while it runs; CUDA only, so a CPU run ignores it)."""
+    if syn["vae_slicing"]:
+        pipe.vae.enable_slicing()
+    if syn["cpu_offload"] and str(device).startswith("cuda"):
+        pipe.enable_model_cpu_offload(device=device)
 
 
 def pipeline_call(pipe, prompts: list[str], seeds: list[int], steps: int, guidance: float, resolution: int,

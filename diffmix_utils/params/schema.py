@@ -14,6 +14,8 @@ STRATEGIES = ("none", "diff-mix", "diff-aug", "diff-gen", "real-mix", "real-aug"
               "ti-mix", "ti-aug")
 FINETUNE_MODES = ("joint", "ti_then_lora", "ti_only", "lora_only")
 BUNDLED_MODELS = ("tiny-sd",)
+# hub ids that were deleted, and their maintained copies (runwayml's SD-1.5 went in September 2024)
+MOVED_MODELS = {"runwayml/stable-diffusion-v1-5": "stable-diffusion-v1-5/stable-diffusion-v1-5"}
 SECTIONS = ("data", "model", "finetune", "synthesize", "train", "analyze")
 STAGES = ("finetune", "synthesize", "train", "analyze")
 
@@ -36,7 +38,7 @@ F = Field
 SCHEMA: dict[str, Any] = {
     "name": F("smoke", "str", "run directory <workdir>/<name>/ and figures/<name>/",
               pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*"),
-    "seed": F(0, "int", "classifier-training seed (fine-tune and synthesis have their own)", low=0),
+    "seed": F(0, "int", "classifier-training seed (fine-tune and synthesis have their own)", low=0, high=2147483647),
     "workdir": F("runs", "str", "where runs and the shared artifact store live"),
     "device": F("auto", "str", "torch device", choices=("auto", "cpu", "cuda")),
     "data": {
@@ -49,47 +51,53 @@ SCHEMA: dict[str, Any] = {
                       "(flowers, aircraft, pet only)"),
         "num_classes": F(8, "int", "toybirds: number of classes", low=2, high=16),
         "image_size": F(64, "int", "toybirds: rendered image size in px", low=32, high=512),
-        "train_per_class": F(24, "int", "toybirds: rendered train+val images per class", low=2),
-        "test_per_class": F(12, "int", "toybirds: rendered test images per class", low=1),
+        "train_per_class": F(24, "int", "toybirds: rendered train+val images per class", low=2, high=10000),
+        "test_per_class": F(12, "int", "toybirds: rendered test images per class", low=1, high=10000),
         "background_match": F(None, "float", "toybirds Waterbirds-style shift: in train the "
                               "background family matches the class group with this probability; "
                               "test flips it (null: backgrounds independent of class)",
                               low=0.0, high=1.0, nullable=True),
         "shots": F(None, "int", "few-shot: K train images per class (null: all)", low=1, nullable=True),
         "imbalance": F(None, "float", "long-tail imbalance factor IF = n_max/n_min (null: none)",
-                       low=1.0, nullable=True),
+                       low=1.0, nullable=True, high=1000.0),
         "longtail_formula": F("kit", "str", "kit: n_r = n_max IF^(-r/(C-1)); reference: n_r = (N/C) "
                               "IF^(-r/(C-2)) (the reference's gen_imbalanced_data)", choices=("kit", "reference")),
         "val_fraction": F(0.1, "float", "fraction of each class's train images held out for model "
                           "selection", low=0.0, high=1.0, high_open=True),
-        "split_seed": F(0, "int", "seed of the split file that every stage shares", low=0),
+        "allow_duplicates": F(False, "bool", "keep images whose bytes appear twice across train and test or "
+                              "under two labels (refused by default: leakage or an ambiguous label)"),
+        "split_seed": F(0, "int", "seed of the split file that every stage shares", low=0, high=2147483647),
     },
     "model": {
         "base": F("bundled:tiny-sd", "str", "bundled:<name> | hub id | local diffusers folder"),
         "resolution": F(64, "int", "diffusion resolution in px (512 for SD-1.5)", low=32, high=1024),
+        "revision": F(None, "str", "hub commit or tag that pins the base model's weights (null: the cached "
+                      "main); ignored for bundled models and local folders", nullable=True),
     },
     "finetune": {
         "mode": F("joint", "str", "what is trained", choices=FINETUNE_MODES),
-        "steps": F(60, "int", "optimizer steps", low=1),
-        "batch_size": F(4, "int", "images per step, over all processes (reference: 2 per process)", low=1),
+        "steps": F(60, "int", "optimizer steps", low=1, high=10_000_000),
+        "batch_size": F(4, "int", "images per step, over all processes (reference: 2 per process)", low=1, high=65536),
         "lr": F(5e-5, "float", "LoRA learning rate", low=0.0, low_open=True),
         "ti_lr": F(5e-5, "float", "class-token embedding learning rate", low=0.0, low_open=True),
         "weight_decay": F(1e-2, "float", "AdamW weight decay (both groups)", low=0.0),
-        "lora_rank": F(10, "int", "LoRA rank", low=1),
-        "lora_alpha": F(None, "int", "LoRA alpha (null: = rank)", low=1, nullable=True),
+        "lora_rank": F(10, "int", "LoRA rank", low=1, high=1024),
+        "lora_alpha": F(None, "int", "LoRA alpha (null: = rank)", low=1, nullable=True, high=4096),
         "init_token": F("42170", "str", "class-token init: a token id (digits) or a one-token "
                         "word; reference: id 42170, the CLIP piece 'ktn'"),
         "grad_clip": F(1.0, "float", "max grad norm of the LoRA params", low=0.0, low_open=True),
         "random_flip": F(True, "bool", "random horizontal flip"),
         "center_crop": F(False, "bool", "centre crop (else random crop) at model.resolution"),
         "superclass": F(None, "str", "prompt super-category (null: the dataset's)", nullable=True),
-        "seed": F(42, "int", "fine-tune seed", low=0),
+        "seed": F(42, "int", "fine-tune seed", low=0, high=2147483647),
         "ti_steps": F(None, "int", "ti_then_lora: steps of the token phase (null: half of steps)", low=1,
-                      nullable=True),
+                      nullable=True, high=10_000_000),
         "checkpoint_every": F(500, "int", "save a resumable checkpoint every K steps (0: never)", low=0),
         "checkpoint_limit": F(2, "int", "keep this many newest checkpoints", low=1),
         "num_processes": F(1, "int", "data-parallel processes, one per GPU (batch_size is global; "
                            "without CUDA: one process)", low=1),
+        "gradient_checkpointing": F(False, "bool", "recompute the UNet's activations in the backward pass: "
+                                    "less memory (fits SD-1.5 at 512 px on smaller GPUs), about 20-30 % slower"),
         "mixed_precision": F("fp16", "str", "on CUDA: autocast dtype of the fine-tune (CPU: fp32)",
                              choices=("no", "fp16", "bf16")),
     },
@@ -101,14 +109,14 @@ SCHEMA: dict[str, Any] = {
                               "(reference 'uniform': [0.3, 0.5, 0.7, 0.9])", low=0.0, high=1.0,
                               low_open=True, nullable=True),
         "multiplier": F(5.0, "float", "synthetic images = multiplier x |train| (reference: 5; 10 for long-tail)",
-                        low=0.0, low_open=True),
+                        low=0.0, low_open=True, high=10000.0),
         "target_sampling": F("uniform", "str", "target class of a mix task: uniform over classes, or tail: "
                              "p(c) ∝ 1/(n_c+1) over the train counts (long-tail; the reference applies that "
                              "weighting when drawing, train.synthetic_sampling: tail)", choices=("uniform", "tail")),
-        "steps": F(25, "int", "DPM-Solver inference steps", low=1),
-        "guidance": F(7.5, "float", "classifier-free guidance scale", low=0.0),
-        "batch_size": F(16, "int", "images per pipeline call", low=1),
-        "seed": F(0, "int", "synthesis seed; image seed = f(seed, task index)", low=0),
+        "steps": F(25, "int", "DPM-Solver inference steps", low=1, high=1000),
+        "guidance": F(7.5, "float", "classifier-free guidance scale", low=0.0, high=100.0),
+        "batch_size": F(16, "int", "images per pipeline call", low=1, high=65536),
+        "seed": F(0, "int", "synthesis seed; image seed = f(seed, task index)", low=0, high=2147483647),
         "num_processes": F(None, "int", "worker processes sharing the batches, images identical for any number "
                            "(null: one per GPU; one on CPU, where cpu_workers share the cores)", low=1, nullable=True),
         "cpu_workers": F(None, "int", "on CPU, threads of a process that run batches side by side, images "
@@ -121,6 +129,10 @@ SCHEMA: dict[str, Any] = {
                    choices=("auto", "fp32", "fp16", "bf16")),
         "compile": F(False, "bool", "torch.compile the UNet, static shapes (images differ from eager in the last "
                      "bits, so it is part of the pool's key; the 1-vs-N identity test covers eager only)"),
+        "vae_slicing": F(False, "bool", "decode a batch's latents one image at a time: the VAE decode's peak "
+                         "memory no longer grows with synthesize.batch_size"),
+        "cpu_offload": F(False, "bool", "diffusers' model CPU offload: each model (text encoder, UNet, VAE) "
+                         "moves to the GPU only while it runs (needs CUDA; slower; ignored on CPU)"),
         "filter": F("none", "str", "score the pool and mark its lowest filter_fraction not kept: clip (the "
                     "reference's CLIP filter) or classifier (the run's baseline trained on real data)",
                     choices=("none", "clip", "classifier")),
@@ -130,19 +142,23 @@ SCHEMA: dict[str, Any] = {
                           "CLIP hub id (local cache) or folder for filter: clip"),
     },
     "train": {
-        "backbone": F("resnet18", "str", "timm model name"),
-        "pretrained": F(False, "bool", "load timm hub weights (needs them in the local cache)"),
-        "image_size": F(64, "int", "classifier input size", low=16),
-        "epochs": F(2, "int", "training epochs", low=1),
-        "batch_size": F(32, "int", "batch size", low=1),
-        "lr": F(0.05, "float", "SGD learning rate", low=0.0, low_open=True),
+        "backbone": F("resnet18", "str", "timm model name, name.tag (one set of timm weights, e.g. "
+                      "resnet50.tv_in1k: torchvision's IMAGENET1K_V1, the reference's), or torchvision:<name> "
+                      "(e.g. torchvision:vit_b_16)"),
+        "weights": F(None, "str", "torchvision:<name> backbones: the weight enum (e.g. IMAGENET1K_SWAG_E2E_V1, the "
+                     "reference's ViT-B/16 @384; null: DEFAULT)", nullable=True),
+        "pretrained": F(False, "bool", "load pretrained weights (timm hub or torchvision; from the local cache)"),
+        "image_size": F(64, "int", "classifier input size", low=16, high=2048),
+        "epochs": F(2, "int", "training epochs", low=1, high=100_000),
+        "batch_size": F(32, "int", "batch size", low=1, high=65536),
+        "lr": F(0.05, "float", "SGD learning rate", low=0.0, low_open=True, high=100.0),
         "momentum": F(0.9, "float", "SGD momentum", low=0.0, high=1.0),
         "weight_decay": F(5e-4, "float", "SGD weight decay", low=0.0),
         "warmup_fraction": F(0.1, "float", "linear warmup fraction of all steps", low=0.0, high=1.0),
         "label_smoothing": F(0.1, "float", "label smoothing epsilon", low=0.0, high=1.0, high_open=True),
         "p": F(0.1, "float", "probability of replacing a real sample by a synthetic one",
                low=0.0, high=1.0),
-        "gamma": F(0.5, "float", "soft label exponent: weight of the target class is s^gamma", low=0.0),
+        "gamma": F(0.5, "float", "soft label exponent: weight of the target class is s^gamma", low=0.0, high=100.0),
         "kappa": F(1.0, "float", "soft label scale (the reference's later code used 0.9)",
                    low=0.0, high=1.0, low_open=True),
         "num_workers": F(0, "int", "DataLoader workers", low=0),
@@ -153,7 +169,7 @@ SCHEMA: dict[str, Any] = {
                                        "(null: all)", low=1, nullable=True),
         "mixup": F(0.0, "float", "Mixup probability per batch (reference baseline: 0.3)", low=0.0, high=1.0),
         "cutmix": F(0.0, "float", "CutMix probability per sample (reference baseline: 0.1)", low=0.0, high=1.0),
-        "mix_alpha": F(1.0, "float", "Beta(alpha, alpha) of Mixup / CutMix lambda", low=0.0, low_open=True),
+        "mix_alpha": F(1.0, "float", "Beta(alpha, alpha) of Mixup / CutMix lambda", low=0.0, low_open=True, high=100.0),
         "loss": F("ce", "str", "ce | balanced_softmax | ldam (long tail)", choices=("ce", "balanced_softmax", "ldam")),
         "reweight": F("none", "str", "class re-weighting: none | drw (from drw_epoch) | cb (from the start)",
                       choices=("none", "drw", "cb")),

@@ -8,7 +8,9 @@ hand-run ``papermill ... -p bogus_key 1`` fails the same way.
 """
 from __future__ import annotations
 
+import math
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ import yaml
 from ..data.common import resolve_options
 from ..data.registry import LAYOUTS
 from ..strategies import synthesis_settings_problem
-from .schema import BUNDLED_MODELS, SCHEMA, Field, defaults
+from .backbones import backbone_problem
+from .schema import BUNDLED_MODELS, MOVED_MODELS, SCHEMA, Field, defaults
 from .sweep import expand_sweep
 from .variants import check_variants
 
@@ -66,6 +69,10 @@ def _check_scalar(key: str, value: Any, f: Field, kind: str) -> Any:
         ok = isinstance(value, str)
     if not ok:
         raise ParamsError(f"{key} = {value!r} has type {type(value).__name__}; expected {kind}")
+    if kind == "float" and not math.isfinite(value):
+        bounded = f.low is not None or f.high is not None
+        raise ParamsError(f"{key} = {value!r} is not a finite number; valid: "
+                          f"{_range_text(key, f) if bounded else 'a finite number'}")
     if f.choices is not None and value not in f.choices:
         raise ParamsError(f"{key} = {value!r} is not valid; choose one of: {', '.join(map(str, f.choices))}")
     if f.pattern is not None and not re.fullmatch(f.pattern, value):
@@ -78,8 +85,24 @@ def _check_scalar(key: str, value: Any, f: Field, kind: str) -> Any:
     return value
 
 
+_NOTICED: set[str] = set()
+
+
+def _moved(key: str, value: Any) -> Any:
+    """A deleted hub id becomes its maintained copy, with a one-line notice (once per process)."""
+    if key == "model.base" and value in MOVED_MODELS:
+        if value not in _NOTICED:
+            _NOTICED.add(value)
+            print(f"notice: model.base {value!r} was deleted from the Hugging Face hub; using its maintained "
+                  f"copy {MOVED_MODELS[value]!r}", file=sys.stderr)
+        return MOVED_MODELS[value]
+    return value
+
+
 def check_value(key: str, value: Any) -> Any:
-    """Validate one value against its Field; returns it normalized (ints become floats where due)."""
+    """Validate one value against its Field; returns it normalized (ints become floats where due, a
+    deleted hub id its maintained copy)."""
+    value = _moved(key, value)
     f = field(key)
     if value is None:
         if f.nullable:
@@ -92,6 +115,9 @@ def check_value(key: str, value: Any) -> Any:
     if f.kind == "dict":
         if not isinstance(value, dict):
             raise ParamsError(f"{key} = {value!r} must be a mapping")
+        odd = [k for k in value if not isinstance(k, str)]
+        if odd:
+            raise ParamsError(f"{key} has the key {odd[0]!r}, which is not a name; keys of {key} are strings")
         return value
     if f.kind == "list":
         if not isinstance(value, list):
@@ -125,7 +151,7 @@ def _check_cross(p: dict) -> None:
                               + ", ".join(f"bundled:{b}" for b in BUNDLED_MODELS))
     elif not (Path(base).expanduser().is_dir() or re.fullmatch(r"[\w.-]+/[\w.-]+", base)):
         raise ParamsError(f"model.base = {base!r} is not valid; give bundled:tiny-sd, a hub id "
-                          "such as runwayml/stable-diffusion-v1-5, or an existing local folder")
+                          "such as stable-diffusion-v1-5/stable-diffusion-v1-5, or an existing local folder")
     if m["resolution"] % 8:
         raise ParamsError(f"model.resolution = {m['resolution']} is not valid; it must be a multiple of 8")
     problem = synthesis_settings_problem(p["synthesize"], p["finetune"]["mode"])
@@ -136,15 +162,9 @@ def _check_cross(p: dict) -> None:
                                              or t["shot_thresholds"][0] < t["shot_thresholds"][1]):
         raise ParamsError(f"train.shot_thresholds = {t['shot_thresholds']} is not valid; give [hi, lo] "
                           "with hi >= lo, e.g. [20, 5]")
-    _check_backbone(t["backbone"])
-
-
-def _check_backbone(name: str) -> None:
-    import timm  # third-party only; imported lazily because it pulls in torch
-    if not timm.is_model(name):
-        close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
-        raise ParamsError(f"train.backbone = {name!r} is not a timm model; for example: "
-                          f"{', '.join(close) or 'resnet18, resnet50, vit_base_patch16_384'}")
+    problem = backbone_problem(t["backbone"], t["model_kwargs"], t["weights"])
+    if problem:
+        raise ParamsError(problem)
 
 
 def resolve(raw: dict | None) -> dict:
@@ -167,6 +187,9 @@ def resolve(raw: dict | None) -> dict:
         else:
             p[key] = check_value(key, value)
     for dotted, values in p["sweep"].items():
+        if not isinstance(dotted, str):
+            raise ParamsError(f"sweep key {dotted!r} is not valid; sweep keys are dotted names such as "
+                              "synthesize.strength")
         if dotted == "sweep" or dotted == "name":
             raise ParamsError(f"sweep key '{dotted}' cannot be swept")
         if not isinstance(values, list) or not values:
@@ -184,11 +207,18 @@ def load(path: str | Path, overrides: dict | None = None) -> dict:
     if not path.is_file():
         raise ParamsError(f"parameter file {str(path)!r} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path} is not valid YAML: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        raise ParamsError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"{path} cannot be read as a text file: {exc}") from None
+    if raw is None:
+        raise ParamsError(f"{path} is empty; a parameter file holds at least a name and the keys it changes "
+                          "(see params/demo.yaml)")
     if not isinstance(raw, dict):
-        raise ParamsError(f"{path} must hold a mapping of keys to values")
+        raise ParamsError(f"{path} must hold a mapping of keys to values, not a {type(raw).__name__}")
     for dotted, value in (overrides or {}).items():
         field(dotted)
         section, _, sub = dotted.partition(".")

@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .. import artifacts
+from .. import artifacts, provenance
 from ..data import ensure_split
 from ..models.base import pick_device
 from ..models.translate import check_finetune, load_strategy_pipeline, render_batch, synthesis_dtype
@@ -148,6 +148,7 @@ def run_synthesis(p: dict) -> Path | None:
     if missing:
         raise RuntimeError(f"{len(missing)} planned images are missing in {out}, e.g. {missing[0]}; rerun")
     artifacts.write_manifest(out / "manifest.csv", tasks)
+    provenance.write(out, p, device, str(synthesis_dtype(p, device)).replace("torch.", ""))
     artifacts.mark_done(out, {"images": len(tasks), "strategy": p["synthesize"]["strategy"],
                               "device": device,
                               "dtype": str(synthesis_dtype(p, device)).replace("torch.", ""),

@@ -26,7 +26,8 @@ from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from .. import artifacts, distributed
+from .. import artifacts, distributed, provenance
+from ..atomic import ArtifactError
 from ..data import ensure_split
 from ..data.splits import class_counts
 from ..distributed import split_evenly
@@ -122,7 +123,8 @@ def run_training(p: dict) -> Path:
              for part in ("val", "test") if split[part]}
     counts, num_classes = class_counts(split), len(split["classes"])
     thresholds = shot_thresholds(p["data"], tr["shot_thresholds"])
-    model = create_classifier(tr["backbone"], num_classes, tr["pretrained"], tr["model_kwargs"]).to(device)
+    model = create_classifier(tr["backbone"], num_classes, tr["pretrained"], tr["model_kwargs"],
+                              tr["weights"]).to(device)
     channels_last = tr["amp"] and device.type == "cuda"  # fp16 autocast + loss scaling by accelerate
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -143,7 +145,11 @@ def run_training(p: dict) -> Path:
     # --- resume from the last finished epoch ------------------------------------------------------
     metrics, first_epoch = [], 0
     if (out / "state.pt").is_file() and (out / "metrics.jsonl").is_file():
-        state = torch.load(out / "state.pt", map_location=device, weights_only=True)
+        try:
+            state = torch.load(out / "state.pt", map_location=device, weights_only=True)
+        except Exception as exc:  # truncated or not a torch file
+            raise ArtifactError(f"{str(out / 'state.pt')!r} cannot be resumed from ({type(exc).__name__}); delete "
+                                "it to restart this run from epoch 0, or delete the folder") from None
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
@@ -194,12 +200,13 @@ def run_training(p: dict) -> Path:
     result.update({"member": p.get("member", "main"), "strategy": p["synthesize"]["strategy"],
                    "strength": p["synthesize"]["strength"], "seed": p["seed"], "p": tr["p"],
                    "gamma": tr["gamma"], "backbone": tr["backbone"], "image_size": tr["image_size"],
-                   "model_kwargs": tr["model_kwargs"],
+                   "model_kwargs": tr["model_kwargs"], "weights": tr["weights"],
                    "num_train": len(split["train"]),
                    "num_synthetic": len(synthetic), "loss": tr["loss"], "reweight": tr["reweight"],
                    "mixup": tr["mixup"], "cutmix": tr["cutmix"], "cmo": tr["cmo"],
                    "skipped_images": max(m.get("skipped_images", 0) for m in metrics)})
     artifacts.write_json(out / "result.json", result)
+    provenance.write(out, p, device, "fp16 autocast" if tr["amp"] and device.type == "cuda" else "fp32")
     artifacts.mark_done(out, {"epochs": tr["epochs"]})
     return out
 

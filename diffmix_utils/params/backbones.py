@@ -1,0 +1,75 @@
+"""Checks of the classifier keys before any work: ``train.backbone`` (a timm name, ``name.tag`` with
+timm weights, or ``torchvision:<name>``), ``train.weights`` (a torchvision weight enum) and
+``train.model_kwargs`` (arguments the backbone accepts, tried on the meta device: no weights, no
+memory). Each returns why the keys cannot build a classifier, or None; the validator raises it.
+"""
+from __future__ import annotations
+
+import functools
+import json
+
+
+def backbone_problem(name: str, kwargs: dict, weights: str | None = None) -> str | None:
+    """Why ``train.backbone`` / ``train.weights`` / ``train.model_kwargs`` cannot build a classifier, or None."""
+    problem = _torchvision_problem(name.split(":", 1)[1], weights) if name.startswith("torchvision:") \
+        else _timm_problem(name, weights)
+    return problem or (_model_kwargs_problem(name, kwargs, weights) if kwargs else None)
+
+
+def _timm_problem(name: str, weights: str | None) -> str | None:
+    import timm  # third-party only; imported lazily because it pulls in torch
+    arch, _, tag = name.partition(".")
+    if not timm.is_model(arch):
+        close = timm.list_models(f"*{arch.split('_')[0]}*")[:8]
+        return (f"train.backbone = {name!r} is not a timm model; for example: "
+                f"{', '.join(close) or 'resnet18, resnet50, vit_base_patch16_384'}")
+    if tag and name not in timm.list_pretrained(name):
+        tags = timm.list_pretrained(f"{arch}.*")[:10]
+        return (f"train.backbone = {name!r}: timm has no weights tagged {tag!r} for {arch}; "
+                f"valid: {', '.join(tags) or 'none (drop the tag)'}")
+    if weights is not None:
+        return (f"train.weights = {weights!r} applies to torchvision:<name> backbones only; for timm "
+                f"choose the weights with a tag, e.g. {arch}.tv_in1k")
+    return None
+
+
+def _torchvision_problem(arch: str, weights: str | None) -> str | None:
+    from torchvision.models import get_model_weights, list_models
+    if arch not in list_models():
+        close = [m for m in list_models() if m.split("_")[0] == arch.split("_")[0]][:8]
+        return (f"train.backbone = 'torchvision:{arch}' is not a torchvision model; for example: "
+                f"{', '.join(close) or 'resnet50, vit_b_16'}")
+    try:
+        valid = list(get_model_weights(arch).__members__)
+    except (ValueError, KeyError):
+        valid = []
+    if weights is not None and weights not in valid:
+        return (f"train.weights = {weights!r} is not a weight set of torchvision's {arch}; "
+                f"valid: {', '.join(valid) or 'none'}")
+    return None
+
+
+def _model_kwargs_problem(name: str, kwargs: dict, weights: str | None) -> str | None:
+    bad = [k for k in kwargs if not isinstance(k, str) or not k.isidentifier()]
+    if bad:
+        return f"train.model_kwargs key {bad[0]!r} is not valid; keys are the backbone's argument names"
+    try:
+        text = json.dumps(kwargs, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return (f"train.model_kwargs = {kwargs!r} is not valid; values must be finite numbers, strings, "
+                "booleans or lists of them")
+    problem = _build_problem(name, text, weights)
+    return f"train.model_kwargs = {kwargs!r} is not accepted by the backbone {name!r}: {problem}" if problem else None
+
+
+@functools.lru_cache(maxsize=64)
+def _build_problem(name: str, kwargs_json: str, weights: str | None) -> str | None:
+    import torch
+
+    from ..models.classifiers import create_classifier
+    try:
+        with torch.device("meta"):  # builds the architecture only: no weights, no memory
+            create_classifier(name, 2, False, json.loads(kwargs_json), weights)
+    except Exception as exc:  # timm / torchvision raise TypeError, ValueError, AssertionError, ... for a bad argument
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'}"
+    return None
