@@ -53,7 +53,8 @@ def plan(p: dict) -> str:
     return "\n".join(lines)
 
 
-def execute(stage: str, p: dict, out_dir: Path) -> None:
+def execute(stage: str, p: dict, out_dir: Path) -> Path:
+    """Run a stage's notebook with papermill into ``out_dir``; returns its HTML report."""
     import papermill as pm
     src, dst = NOTEBOOK_DIR / NOTEBOOKS[stage], out_dir / NOTEBOOKS[stage]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -62,8 +63,19 @@ def execute(stage: str, p: dict, out_dir: Path) -> None:
         pm.execute_notebook(str(src), str(dst), parameters=injected, kernel_name="python3",
                             request_save_on_cell_execute=True, progress_bar=False, cwd=str(Path.cwd()))
     except pm.PapermillExecutionError as exc:
+        write_html(dst)  # the report of a failed run shows where it failed
         raise StageFailed(f"stage {stage!r} failed in {dst} (cell {exc.exec_count}): "
                           f"{exc.ename}: {exc.evalue}") from None
+    return write_html(dst)
+
+
+def write_html(notebook: Path) -> Path:
+    """A self-contained HTML copy of an executed notebook beside it (images embedded): the run's
+    shareable report."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nbformat.read(notebook, as_version=4))
+    return artifacts.write_text(notebook.with_suffix(".html"), body)
 
 
 class StageFailed(RuntimeError):
@@ -106,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"[{stage}] running {NOTEBOOKS[stage]} -> {run / 'notebooks' / NOTEBOOKS[stage]}", flush=True)
         try:
-            execute(stage, p, run / "notebooks")
+            report = execute(stage, p, run / "notebooks")
+            print(f"[{stage}] report: {report}", flush=True)
         except StageFailed as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -3,20 +3,33 @@
 Pick a real image, a target class, a strength and a strategy; the explorer runs that one
 translation with the same pipeline, prompt and per-image seeding as the synthesis stage
 (``models.translate.Translator``) and shows it beside the source. A view, not a stage: it reads
-the fine-tune folder and the split file.
+the fine-tune folder and the split file. Errors show in the widget (red: what failed and what to
+do), since an exception in a widget callback reaches only JupyterLab's log console; a strategy that
+needs a fine-tune which is not there says so before the click.
 """
 from __future__ import annotations
 
+import html
 import io
 
 from PIL import Image
 
+from . import artifacts
 from .models.translate import Translator
-from .strategies import STRATEGIES
+from .strategies import STRATEGIES, get_strategy
 
 
 class Explorer(Translator):
     """The ipywidgets view of a ``Translator`` (``models.translate``)."""
+
+    def finetune_missing(self, strategy: str) -> str | None:
+        """What to do before ``strategy`` can run here (its fine-tune is not complete), or None."""
+        if strategy == "none" or not get_strategy(strategy).needs_finetune:
+            return None
+        if artifacts.is_done(artifacts.finetune_dir(self.p)):
+            return None
+        return (f"{strategy} needs the fine-tuned model, which is not complete for this parameter set: run "
+                "01_finetune.ipynb first, or pick real-mix, real-aug or real-gen (base model only)")
 
     def widget(self):
         import ipywidgets as W
@@ -29,25 +42,51 @@ class Explorer(Translator):
                                  description="strength")
         strategy = W.Dropdown(options=list(STRATEGIES), value="diff-mix", description="strategy")
         seed = W.IntText(value=0, description="seed")
-        button, status = W.Button(description="translate"), W.Label()
-        left, right = W.Image(format="png", width=256), W.Image(format="png", width=256)
+        button, status = W.Button(description="translate"), W.HTML()
+        left, right = (W.Image(value=placeholder(text), format="png", width=256)
+                       for text in ("source", "click translate"))
 
-        def png(im: Image.Image) -> bytes:
-            buf = io.BytesIO()
-            im.resize((256, 256), resample=Image.NEAREST).save(buf, format="PNG")
-            return buf.getvalue()
+        def show(text: str, color: str = "#333") -> None:
+            status.value = f'<span style="color:{color}">{html.escape(text)}</span>'
+
+        def hint(_=None) -> None:
+            missing = self.finetune_missing(strategy.value)
+            show(missing, "#b36b00") if missing else show(f"{strategy.value}: ready")
 
         def run(_=None):
-            status.value = "running..."
-            src, out = self.translate(source.value, target.value, strength.value, strategy.value, seed.value)
+            show("running...")
+            try:
+                src, out = self.translate(source.value, target.value, strength.value, strategy.value, seed.value)
+            except Exception as exc:  # shown in the widget: a callback's exception goes only to the log console
+                todo = self.finetune_missing(strategy.value) or "check the parameter set and the message above"
+                show(f"{strategy.value} failed: {type(exc).__name__}: {exc} -- what to do: {todo}", "#b00020")
+                return
             left.value, right.value = png(src), png(out)
-            status.value = f"{strategy.value}: {classes[items[source.value]['label']]} -> " \
-                           f"{classes[target.value]} at s = {strength.value:.2f}"
+            show(f"{strategy.value}: {classes[items[source.value]['label']]} -> "
+                 f"{classes[target.value]} at s = {strength.value:.2f}")
         button.on_click(run)
+        strategy.observe(hint, names="value")
+        hint()
         box = W.VBox([W.HBox([source, target]), W.HBox([strength, strategy, seed, button]), status,
                       W.HBox([left, right])])
         box.run = run  # for scripted use and tests
+        box.controls = {"source": source, "target": target, "strength": strength, "strategy": strategy,
+                        "seed": seed, "status": status}
         return box
+
+
+def png(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.resize((256, 256), resample=Image.NEAREST).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def placeholder(text: str) -> bytes:
+    """A grey 256 px tile with a word on it: what the image areas show before the first translation."""
+    from PIL import ImageDraw
+    tile = Image.new("RGB", (256, 256), (225, 225, 225))
+    ImageDraw.Draw(tile).text((128, 128), text, fill=(90, 90, 90), anchor="mm")
+    return png(tile)
 
 
 def explorer(p: dict):

@@ -3,6 +3,8 @@ same fine-tune, VAE slicing the same images, and CPU offload is ignored without 
 savings need a GPU to measure: ``benchmarks/synthesis_gpu.py``; none was measured here.)"""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from safetensors.torch import load_file
 
@@ -13,14 +15,13 @@ from diffmix_utils.strategies import get_strategy
 from diffmix_utils.synthesize import plan_tasks
 from diffmix_utils.data import ensure_split
 
-from conftest import tiny_params
 
 
-def test_gradient_checkpointing_trains_the_same_weights(tmp_path):
-    plain = run_finetune(tiny_params(tmp_path / "a", finetune={"steps": 2}))
-    checkpointed = tiny_params(tmp_path / "b", finetune={"steps": 2, "gradient_checkpointing": True})
-    assert artifacts.finetune_key(checkpointed) == artifacts.finetune_key(tiny_params(tmp_path / "b",
-                                                                                      finetune={"steps": 2}))
+def test_gradient_checkpointing_trains_the_same_weights(finetuned):
+    p, plain = finetuned
+    checkpointed = {**p, "finetune": {**p["finetune"], "gradient_checkpointing": True},
+                    "workdir": str(Path(p["workdir"]) / "checkpointed")}
+    assert artifacts.finetune_key(checkpointed) == artifacts.finetune_key(p)  # not part of the key
     out = run_finetune(checkpointed)
     a = load_file(str(plain / "pytorch_lora_weights.safetensors"))
     b = load_file(str(out / "pytorch_lora_weights.safetensors"))

@@ -44,7 +44,11 @@ def test_smoke_run_executes_all_four_notebooks_then_skips(tmp_path):
     r = _run([str(ROOT / "params" / "smoke.yaml"), *sets], cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     run = tmp_path / "runs" / "smoke"
-    assert sorted(p.name for p in (run / "notebooks").iterdir()) == [n.name for n in NOTEBOOKS]
+    assert sorted(p.name for p in (run / "notebooks").glob("*.ipynb")) == [n.name for n in NOTEBOOKS]
+    for n in NOTEBOOKS:  # each executed notebook also as a self-contained HTML report
+        report = (run / "notebooks" / n.name).with_suffix(".html").read_text()
+        title = nbformat.read(n, as_version=4).cells[0].source.splitlines()[0].lstrip("# ")
+        assert report.startswith("<!DOCTYPE html>") and title in report
     assert (run / "params.yaml").is_file()
     figs = tmp_path / "figures" / "smoke"
     for name in ("accuracy_vs_strength.png", "accuracy_vs_strength.pdf", "translations.png",

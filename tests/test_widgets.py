@@ -28,3 +28,21 @@ def test_widget_click_fills_both_images(member):
     box.run()
     left, right = box.children[-1].children
     assert left.value[:4] == b"\x89PNG" and right.value[:4] == b"\x89PNG"
+
+
+def test_errors_show_in_the_widget_and_strategies_say_what_they_need(tmp_path):
+    from conftest import tiny_params
+    p = params.expand_sweep(tiny_params(tmp_path))[0]  # a fresh store: no fine-tune
+    box = explorer(p)
+    status, strategy = box.controls["status"], box.controls["strategy"]
+    left, right = box.children[-1].children
+    assert left.value[:4] == b"\x89PNG" and right.value[:4] == b"\x89PNG"  # placeholders, not broken images
+    assert "needs the fine-tuned model" in status.value and "01_finetune" in status.value  # before the click
+    before = right.value
+    box.run()
+    assert "b00020" in status.value and "failed: FileNotFoundError" in status.value and "01_finetune" in status.value
+    assert right.value == before
+    strategy.value = "real-aug"  # works without a fine-tune
+    assert "ready" in status.value
+    box.run()
+    assert right.value != before and "b00020" not in status.value
