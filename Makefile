@@ -1,12 +1,13 @@
 # make demo   — create .venv if needed, install, run params/demo.yaml end to end (offline)
 # make test   — create .venv if needed, install, run the whole test suite (offline)
+# make test-ui — JupyterLab in headless Chromium (needs Debian's chromium)
 # make fuzz   — the property tests of bad parameter files and datasets, searching deeper
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test fuzz clean-runs notebooks
+.PHONY: install demo test test-ui fuzz clean-runs notebooks
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# JupyterLab in a real browser: headless Debian chromium driven by Playwright (no browser download)
+test-ui: $(STAMP)
+	@command -v chromium >/dev/null || { echo "make test-ui needs Debian's chromium browser:"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y chromium"; exit 2; }
+	$(PY) -m pip install -q -c requirements-lock.txt -e '.[ui]'
+	$(PY) -m pytest -q tests_ui
 
 # the property tests with a deeper search (fresh randomness, 3000 examples each) than make test's
 fuzz: $(STAMP)

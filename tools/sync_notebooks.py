@@ -27,7 +27,26 @@ NOTEBOOKS = {
         "`<class_i>` per class (textual inversion) and LoRA on the UNet attention. Reads the split "
         "file; writes `pytorch_lora_weights.safetensors`, `learned_embeds.safetensors`, `tokens.json` "
         "to `<workdir>/store/finetune/<key>/`.",
-        ["from diffmix_utils import finetune\nfolders = finetune.run_stage(P)\nfolders"]),
+        [MD + "**The training images**, one row per class, with the token `<class_i>` each class learns.",
+         "from diffmix_utils.finetune import report\nreport.training_images(P)",
+         MD + "**Fine-tune** (skipped when its folder is complete: a rerun shows what is there).",
+         "from diffmix_utils import finetune\nfolders = finetune.run_stage(P)\nfolders",
+         MD + "**The loss curve**: ε-prediction MSE per step and its moving average.",
+         "report.loss_curve(P)",
+         MD + "**What it learned**: per class, real training images beside text-to-image generations "
+              "from the learned token (the diff-gen prompt \"a photo of a `<class_i>` bird\").",
+         "report.real_vs_generated(P)",
+         MD + "**The written files load with the stock diffusers loaders**, exactly as README shows "
+              "(a LoRA that attached no layer would be an error, not a silent no-op).",
+         "from glob import glob\n"
+         "from diffusers import StableDiffusionImg2ImgPipeline\n"
+         "from diffmix_utils import artifacts\n"
+         "from diffmix_utils.models.base import resolve_base\n"
+         "ft = artifacts.finetune_dir(P)\n"
+         "pipe = StableDiffusionImg2ImgPipeline.from_pretrained(resolve_base(P['model']['base'], artifacts.store(P)))\n"
+         "pipe.load_lora_weights(ft)\n"
+         "pipe.load_textual_inversion(sorted(glob(f'{ft}/embeddings/*.safetensors')))\n"
+         "print(f'{len(pipe.tokenizer) - 49408} class tokens and LoRA loaded from {ft}')"]),
     "02_synthesize.ipynb": (
         "# 02 · Synthesize: inter-class translation\n"
         "Stage 2 (`diffmix_utils.synthesize`). Translates real images of class *i* toward the prompt "

@@ -1,0 +1,90 @@
+"""What the fine-tune learned, as figures for ``01_finetune``: the training images with their class
+names and tokens, the loss curve, and per class real images beside text-to-image generations from
+the learned token (the fine-tuned model, the diff-gen prompt). Each function reads the stage's
+artifacts (the split file, ``log.jsonl``, the fine-tune folder) and returns the figure, shown
+inline in a notebook (``inline.Inline``).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .. import artifacts
+from ..data import ensure_split, open_image
+from ..inline import Inline
+from .stage import TOKEN_TEMPLATE
+
+
+def _split(p: dict) -> dict:
+    return ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+
+
+def _blank(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def training_images(p: dict, per_class: int = 4, max_classes: int = 8):
+    """A grid of training images: one row per class, labelled with its name and its token."""
+    split = _split(p)
+    classes = split["classes"][:max_classes]
+    by_class = {c: [i for i in split["train"] if split["items"][i]["label"] == c][:per_class]
+                for c in range(len(classes))}
+    fig = Figure(figsize=(1.2 * per_class + 1.6, 1.25 * len(classes)))
+    axes = fig.subplots(len(classes), per_class, squeeze=False)
+    for c, row in enumerate(axes):
+        for k, ax in enumerate(row):
+            if k < len(by_class[c]):
+                ax.imshow(open_image(split, by_class[c][k]))
+            _blank(ax)
+        row[0].set_ylabel(f"{classes[c]}\n{TOKEN_TEMPLATE.format(c)}", fontsize=7, rotation=0, ha="right", va="center")
+    more = len(split["classes"]) - len(classes)
+    fig.suptitle(f"training images ({len(split['train'])} in all{f'; {more} more classes' if more > 0 else ''})",
+                 fontsize=8)
+    fig.tight_layout()
+    return Inline(fig)
+
+
+def loss_curve(p: dict, window: int = 25):
+    """The fine-tune's loss per step (``log.jsonl``) and its moving average."""
+    folder = artifacts.finetune_dir(p)
+    log = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
+    steps, loss = np.array([r["step"] for r in log]), np.array([r["loss"] for r in log])
+    fig = Figure(figsize=(5, 2.6))
+    ax = fig.subplots()
+    ax.plot(steps, loss, lw=0.6, alpha=0.5, label="loss per step")
+    if len(loss) >= window:
+        ax.plot(steps[window - 1:], np.convolve(loss, np.ones(window) / window, mode="valid"), lw=1.5,
+                label=f"moving average ({window} steps)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("ε-prediction MSE")
+    ax.set_title(f"fine-tune ({p['finetune']['mode']}, {len(log)} steps)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return Inline(fig)
+
+
+def real_vs_generated(p: dict, images: int = 3, max_classes: int = 4):
+    """Per class: real training images, then text-to-image generations from the learned token."""
+    from ..models.translate import Translator
+    translator = Translator({**p, "synthesize": {**p["synthesize"], "strategy": "diff-gen"}})
+    split, strategy = translator.split, "diff-gen"
+    classes = split["classes"][:max_classes]
+    fig = Figure(figsize=(1.2 * 2 * images + 1.4, 1.3 * len(classes)))
+    axes = fig.subplots(len(classes), 2 * images, squeeze=False)
+    for c, row in enumerate(axes):
+        real = [i for i in split["train"] if split["items"][i]["label"] == c][:images]
+        for k, i in enumerate(real):
+            row[k].imshow(open_image(split, i))
+        for k in range(images):
+            row[images + k].imshow(translator.translate(real[0], c, 1.0, strategy, seed=k)[1])
+        for ax in row:
+            _blank(ax)
+        row[0].set_ylabel(classes[c], fontsize=7, rotation=0, ha="right", va="center")
+    axes[0, 0].set_title("real", fontsize=7)
+    axes[0, images].set_title(f"generated from {TOKEN_TEMPLATE.format('i')}", fontsize=7)
+    fig.suptitle("what the fine-tune learned: real images | text-to-image from the class token", fontsize=8)
+    fig.tight_layout()
+    return Inline(fig)
