@@ -101,11 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     except params.ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    problem = costs.disk_problem(p)
-    if args.plan:
-        print(plan(p) + (f"\nwarning: {problem}" if problem else ""))
-        return 0
-    problem = problem or fetch.missing_message(p, args.params_file)
+    try:  # checks that need the expanded members: disk space for the pools, downloads
+        problem = costs.disk_problem(p)
+        if args.plan:
+            print(plan(p) + (f"\nwarning: {problem}" if problem else ""))
+            return 0
+        problem = problem or fetch.missing_message(p, args.params_file)
+    except params.ParamsError as exc:
+        problem = str(exc)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

@@ -60,6 +60,13 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
 )}
 
 
+def finetuned_generation(mode: str) -> Strategy:
+    """Text-to-image with exactly what a ``finetune.mode`` trains: tokens and / or LoRA (``ti_only`` has
+    no LoRA file, ``lora_only`` no tokens), the diff-gen prompt."""
+    return Strategy(f"{mode}-gen", lora=mode != "ti_only", tokens=mode != "lora_only", img2img=False,
+                    inter_class=False)
+
+
 def get_strategy(name: str) -> Strategy:
     if name not in STRATEGIES:
         raise ValueError(f"synthesize.strategy = {name!r} is unknown; choose one of: {', '.join(STRATEGIES)}")

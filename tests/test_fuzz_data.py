@@ -86,7 +86,7 @@ def write(root: Path, layout: dict, duplicate: bool) -> list[Path]:
     return files
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=settings.default.max_examples * 2 // 5, deadline=None,  # 60 in make test
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=imagefolder())
 def test_datasets_split_cleanly_or_name_the_problem(case, tmp_path_factory):

@@ -130,7 +130,8 @@ def test_mutated_files_validate_or_name_the_key(case, tmp_path):
     assert members and all(isinstance(m["seed"], int) for m in members)
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=settings.default.max_examples // 6,  # the runner is slower: 25 in make test
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=CASES)
 def test_the_runner_refuses_before_creating_anything(case, tmp_path_factory):
     base, mutations = case
@@ -175,6 +176,9 @@ def test_empty_files_and_files_that_are_not_a_mapping_are_refused(text, tmp_path
     ("name: x\ntrain: {model_kwargs: {drop_rate: .nan}}\n", "train.model_kwargs"),
     ("name: x\ntrain: {model_kwargs: {no_such_argument: 1}}\n", "is not accepted by the backbone"),
     ("name: x\ndata: {num_classes: 17}\n", "data.num_classes = 17 is out of range"),
+    ("name: x\ntrain: {backbone: resnet200, pretrained: true}\n", "has no hub weights timm can fetch"),
+    ("name: x\nmodel: {base: []}\n", "model.base = [] has type list; expected str"),  # found by make fuzz
+    ("name: x\nanalyze: 3\n", "analyze = 3 in"),  # under --set analyze.figures_dir: found by make fuzz
 ])
 def test_the_holes_the_matrix_found_are_closed(text, named, tmp_path):
     path = tmp_path / "bad.yaml"

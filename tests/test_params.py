@@ -164,3 +164,12 @@ def test_provenance_records_the_environment_and_the_resolved_model(tmp_path):
     assert record["kit_commit"] is None or len(record["kit_commit"]) == 40
     hub = params.resolve({"model": {"base": "nobody/not-cached-xyz", "revision": "v1"}})
     assert provenance.base_model(hub)["resolved_revision"].startswith("unresolved")
+
+
+def test_the_notebook_summary_shows_what_differs_and_the_stage_settings():
+    from pathlib import Path
+    p = params.load(Path(__file__).parent.parent / "params" / "demo.yaml")
+    table = params.summary(p, "synthesize")
+    assert table.loc["finetune.steps", "value"] == "600" and table.loc["synthesize.strategy", "value"] == "diff-mix"
+    assert table.loc["members", "value"] == "8" and "sweep: seed" in table.index
+    assert "data.dataset" not in table.index and len(table) < 20  # the defaults stay out

@@ -22,3 +22,11 @@ def test_the_finetune_report_shows_images_loss_and_generations(finetuned):
     assert _png_size(report.loss_curve(p))[0] > 300
     shown = report.real_vs_generated(p, images=2, max_classes=2)
     assert len(shown.figure.axes) == 2 * 4 and _png_size(shown)[0] > 300
+
+
+def test_generations_follow_the_finetune_mode(tmp_path):
+    from conftest import tiny_params
+    from diffmix_utils.finetune import run_finetune
+    p = tiny_params(tmp_path, finetune={"mode": "ti_only", "steps": 1}, synthesize={"strategy": "ti-mix"})
+    run_finetune(p)  # no LoRA file: the figure uses the tokens alone
+    assert _png_size(report.real_vs_generated(p, images=1, max_classes=2))[0] > 100

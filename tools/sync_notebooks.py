@@ -18,7 +18,7 @@ from diffmix_utils import params
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATE = ("from diffmix_utils import params\n"
             "P = params.from_notebook(globals())  # validates every key, papermill's injected ones too\n"
-            "print(params.dump(P))")
+            "params.summary(P, {stage!r})  # what differs from the defaults; the full file: runs/<name>/params.yaml")
 MD = "md:"  # a step's explanation: a markdown cell before its call
 NOTEBOOKS = {
     "01_finetune.ipynb": (
@@ -98,13 +98,13 @@ def parameters_source() -> str:
     return "\n".join(lines)
 
 
-def build(title: str, calls: list[str]) -> nbformat.NotebookNode:
+def build(title: str, calls: list[str], stage: str | None = None) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     cells = [nbformat.v4.new_markdown_cell(title),
              nbformat.v4.new_code_cell(parameters_source(), metadata={"tags": ["parameters"]}),
-             nbformat.v4.new_code_cell(VALIDATE)]
+             nbformat.v4.new_code_cell(VALIDATE.format(stage=stage))]
     cells += [nbformat.v4.new_markdown_cell(c[len(MD):]) if c.startswith(MD) else nbformat.v4.new_code_cell(c)
               for c in calls]
     for i, cell in enumerate(cells):
@@ -117,7 +117,8 @@ def main(check: bool) -> int:
     stale = []
     for name, (title, calls) in NOTEBOOKS.items():
         path = ROOT / "notebooks" / name
-        text = nbformat.writes(build(title, calls)) + "\n"
+        stage = {"01": "finetune", "02": "synthesize", "03": "train", "04": "analyze"}.get(name[:2])
+        text = nbformat.writes(build(title, calls, stage)) + "\n"
         if check:
             if not path.is_file() or path.read_text() != text:
                 stale.append(name)

@@ -16,7 +16,7 @@ import torch  # noqa: E402
 from .. import artifacts  # noqa: E402
 from ..data import open_image  # noqa: E402
 from ..models.translate import Translator, load_strategy_pipeline, render_batch  # noqa: E402
-from ..strategies import Strategy, get_strategy  # noqa: E402
+from ..strategies import finetuned_generation, get_strategy  # noqa: E402
 from .figures import save  # noqa: E402
 
 ATTENTION_LAYER = "up_blocks.2.attentions.1.transformer_blocks.0.attn2"  # the reference's hook (spec E)
@@ -114,8 +114,7 @@ def finetune_comparison(p: dict, base: Path, formats: list[str], dpi: int, image
         m["finetune"]["mode"] = mode
         if not artifacts.is_done(artifacts.finetune_dir(m)):
             continue
-        gen = Strategy(f"{mode}-gen", lora=mode != "ti_only", tokens=mode != "lora_only", img2img=False,
-                       inter_class=False)
+        gen = finetuned_generation(mode)
         pipe, with_tokens = load_strategy_pipeline(m, gen, device)
         rows.append((label, render_batch(m, split, pipe, gen, with_tokens, tasks)))
     fig, axes = plt.subplots(len(rows), images, figsize=(1.2 * images, 1.3 * len(rows)), squeeze=False)

@@ -1,6 +1,6 @@
 """What the fine-tune learned, as figures for ``01_finetune``: the training images with their class
 names and tokens, the loss curve, and per class real images beside text-to-image generations from
-the learned token (the fine-tuned model, the diff-gen prompt). Each function reads the stage's
+the fine-tuned model (the diff-gen prompt, with what ``finetune.mode`` trained). Each function reads the stage's
 artifacts (the split file, ``log.jsonl``, the fine-tune folder) and returns the figure, shown
 inline in a notebook (``inline.Inline``).
 """
@@ -67,10 +67,15 @@ def loss_curve(p: dict, window: int = 25):
 
 
 def real_vs_generated(p: dict, images: int = 3, max_classes: int = 4):
-    """Per class: real training images, then text-to-image generations from the learned token."""
-    from ..models.translate import Translator
-    translator = Translator({**p, "synthesize": {**p["synthesize"], "strategy": "diff-gen"}})
-    split, strategy = translator.split, "diff-gen"
+    """Per class: real training images, then text-to-image generations with what the fine-tune
+    trained (tokens and / or LoRA, as ``finetune.mode`` says; the diff-gen prompt)."""
+    from ..models.base import pick_device
+    from ..models.translate import load_strategy_pipeline, render_batch
+    from ..strategies import finetuned_generation
+    mode = p["finetune"]["mode"]
+    strategy = finetuned_generation(mode)
+    split = _split(p)
+    pipe, with_tokens = load_strategy_pipeline(p, strategy, pick_device(p["device"]))
     classes = split["classes"][:max_classes]
     fig = Figure(figsize=(1.2 * 2 * images + 1.4, 1.3 * len(classes)))
     axes = fig.subplots(len(classes), 2 * images, squeeze=False)
@@ -78,13 +83,16 @@ def real_vs_generated(p: dict, images: int = 3, max_classes: int = 4):
         real = [i for i in split["train"] if split["items"][i]["label"] == c][:images]
         for k, i in enumerate(real):
             row[k].imshow(open_image(split, i))
-        for k in range(images):
-            row[images + k].imshow(translator.translate(real[0], c, 1.0, strategy, seed=k)[1])
+        tasks = [{"target_class": c, "strength": 1.0, "seed": k, "source_index": -1} for k in range(images)]
+        for k, image in enumerate(render_batch(p, split, pipe, strategy, with_tokens, tasks)):
+            row[images + k].imshow(image)
         for ax in row:
             _blank(ax)
         row[0].set_ylabel(classes[c], fontsize=7, rotation=0, ha="right", va="center")
     axes[0, 0].set_title("real", fontsize=7)
-    axes[0, images].set_title(f"generated from {TOKEN_TEMPLATE.format('i')}", fontsize=7)
-    fig.suptitle("what the fine-tune learned: real images | text-to-image from the class token", fontsize=8)
+    learned = {"joint": "token + LoRA", "ti_then_lora": "token, then LoRA", "ti_only": "token only",
+               "lora_only": "LoRA, class name"}[mode]
+    axes[0, images].set_title(f"generated ({learned})", fontsize=7)
+    fig.suptitle("what the fine-tune learned: real images | text-to-image from the fine-tuned model", fontsize=8)
     fig.tight_layout()
     return Inline(fig)

@@ -11,6 +11,6 @@ Shared ground: every stage and the runner read parameters from here; it imports 
 from .schema import (BUNDLED_MODELS, DATASETS, FINETUNE_MODES, SCHEMA, SECTIONS, STAGES, STRATEGIES,  # noqa: F401
                      Field, defaults)
 from .sweep import (SYNTHETIC_ONLY_TRAIN_KEYS, baseline_of, expand_sweep, get,  # noqa: F401
-                    reset_to_baseline)
+                    reset_to_baseline, summary)
 from .validate import (ParamsError, all_keys, check_value, dump, field, from_notebook, load,  # noqa: F401
                        parse_overrides, resolve)

@@ -78,3 +78,31 @@ def expand_sweep(p: dict) -> list[dict]:
 def get(p: dict, dotted: str) -> Any:
     section, _, sub = dotted.partition(".")
     return p[section][sub] if sub else p[section]
+
+
+KEY_SETTINGS = {"finetune": ["model.base", "finetune.mode", "finetune.steps", "finetune.lora_rank"],
+                "synthesize": ["synthesize.strategy", "synthesize.strength", "synthesize.multiplier",
+                               "synthesize.filter"],
+                "train": ["train.backbone", "train.epochs", "train.p", "train.gamma"],
+                "analyze": ["analyze.figures_dir"]}
+
+
+def summary(p: dict, stage: str | None = None):
+    """A small table for a notebook: the keys that differ from the defaults and the stage's key
+    settings (the full resolved file is ``runs/<name>/params.yaml``), with the sweep's lists."""
+    import pandas as pd
+    base, rows = defaults(), {}
+    for section, value in p.items():
+        if section in ("sweep", "variants", "member", "variant"):
+            continue
+        if isinstance(value, dict) and isinstance(base.get(section), dict):
+            rows.update({f"{section}.{k}": v for k, v in value.items() if v != base[section].get(k)})
+        elif value != base.get(section):
+            rows[section] = value
+    for key in KEY_SETTINGS.get(stage, []):
+        rows.setdefault(key, get(p, key))
+    rows.update({f"sweep: {k}": v for k, v in p.get("sweep", {}).items()})
+    if p.get("variants"):
+        rows["variants"] = ", ".join(v["name"] for v in p["variants"])
+    rows["members"] = len(expand_sweep(p))
+    return pd.DataFrame({"value": [str(v) for v in rows.values()]}, index=list(rows)).rename_axis("key")

@@ -90,7 +90,7 @@ _NOTICED: set[str] = set()
 
 def _moved(key: str, value: Any) -> Any:
     """A deleted hub id becomes its maintained copy, with a one-line notice (once per process)."""
-    if key == "model.base" and value in MOVED_MODELS:
+    if key == "model.base" and isinstance(value, str) and value in MOVED_MODELS:
         if value not in _NOTICED:
             _NOTICED.add(value)
             print(f"notice: model.base {value!r} was deleted from the Hugging Face hub; using its maintained "
@@ -223,7 +223,11 @@ def load(path: str | Path, overrides: dict | None = None) -> dict:
         field(dotted)
         section, _, sub = dotted.partition(".")
         if sub:
-            raw.setdefault(section, {})
+            if raw.get(section) is None:  # absent, or "section:" left empty in the file
+                raw[section] = {}
+            if not isinstance(raw[section], dict):
+                raise ParamsError(f"{section} = {raw[section]!r} in {path} must be a mapping of keys to values "
+                                  f"(--set {dotted} sets one of them)")
             raw[section][sub] = value
         else:
             raw[section] = value
