@@ -38,10 +38,7 @@ def main(argv=None) -> int:
         model = Path(a.model).resolve().name if a.scorer == "classifier" else a.model
         out = pool.parent.parent / "filter" / artifacts.scores_key(pool.name, a.scorer, model, a.fraction)
         print(score_pool(pool, out, a.scorer, a.model, a.fraction, a.superclass))
-    except params.ParamsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError, OSError) as exc:
+    except (ValueError, OSError) as exc:  # ParamsError and DatasetError are ValueErrors; FileNotFoundError an OSError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
