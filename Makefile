@@ -9,10 +9,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test test-ui fuzz clean-runs notebooks
 
-$(STAMP): pyproject.toml requirements-lock.txt
+$(STAMP): pyproject.toml requirements-lock.txt tools/jupyterlab-overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c requirements-lock.txt -e '.[dev]'
+	# JupyterLab starts a notebook's own kernel on open (no "Select Kernel" dialog)
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp tools/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 install: $(STAMP)

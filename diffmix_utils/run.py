@@ -15,10 +15,12 @@ notebook and the failing cell's error (exit code 1).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-from . import artifacts, costs, fetch, params
+from . import artifacts, costs, fetch, params, progress
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = {"finetune": "01_finetune.ipynb", "synthesize": "02_synthesize.ipynb",
@@ -58,15 +60,30 @@ def execute(stage: str, p: dict, out_dir: Path) -> Path:
     import papermill as pm
     src, dst = NOTEBOOK_DIR / NOTEBOOKS[stage], out_dir / NOTEBOOKS[stage]
     out_dir.mkdir(parents=True, exist_ok=True)
-    injected = {k: v for k, v in p.items() if k != "member"}
+    injected = {"params_file": None, **{k: v for k, v in p.items() if k != "member"}}  # every value, no file
+    os.environ[progress.ENV] = "1"  # the kernel's bars and member lines come to this terminal
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=injected, kernel_name="python3",
-                            request_save_on_cell_execute=True, progress_bar=False, cwd=str(Path.cwd()))
+        with tempfile.TemporaryDirectory(prefix="diffmix-kernel-") as sockets:
+            pm.execute_notebook(str(src), str(dst), parameters=injected, kernel_name="python3",
+                                request_save_on_cell_execute=True, progress_bar=False, cwd=str(Path.cwd()),
+                                kernel_manager_class=ipc_kernel_manager(Path(sockets)))
     except pm.PapermillExecutionError as exc:
         write_html(dst)  # the report of a failed run shows where it failed
         raise StageFailed(f"stage {stage!r} failed in {dst} (cell {exc.exec_count}): "
                           f"{exc.ename}: {exc.evalue}") from None
     return write_html(dst)
+
+
+def ipc_kernel_manager(sockets: Path):
+    """A kernel manager whose kernels talk over local IPC sockets in the folder ``sockets``: no
+    network port is opened, so ipykernel has no plain-TCP connection to warn about."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport, self.ip = "ipc", str(sockets / "kernel")
+    return IPCKernelManager
 
 
 def write_html(notebook: Path) -> Path:

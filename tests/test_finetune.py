@@ -31,6 +31,11 @@ def test_finetune_writes_stock_loadable_artifacts(finetuned):
     ids = pipe.tokenizer.convert_tokens_to_ids(list(sd))
     emb = pipe.text_encoder.get_input_embeddings().weight
     assert all(torch.equal(emb[i], sd[t]) for i, t in zip(ids, sd))
+    kit = load_pipeline(p["model"]["base"], artifacts.store(p), "img2img", "cpu")
+    assert apply_finetune(kit, out, lora=True, embeddings=True) == list(sd)  # the kit's quiet path ...
+    stock, mine = pipe.unet.state_dict(), kit.unet.state_dict()  # ... loads the same weights
+    assert stock.keys() == mine.keys() and all(torch.equal(stock[k], mine[k]) for k in stock)
+    assert torch.equal(kit.text_encoder.get_input_embeddings().weight, emb) and len(kit.tokenizer) == len(pipe.tokenizer)
 
 
 def test_only_class_token_rows_learn(finetuned):

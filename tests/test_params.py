@@ -76,6 +76,24 @@ def test_from_notebook_reports_injected_unknown_names():
     assert params.from_notebook(ns)["name"] == "smoke"
 
 
+def test_a_notebook_follows_its_params_file_and_its_edited_values_override(tmp_path):
+    ns = {**params.defaults(), "In": [], "params_file": "params/demo.yaml"}
+    demo = params.from_notebook(ns)
+    assert demo == params.load(ROOT / "params" / "demo.yaml")  # opened after make demo: the demo's run
+    ns["train"] = {**ns["train"], "epochs": 3}  # an edited cell value overrides the file's ...
+    edited = params.from_notebook(ns)
+    assert edited["train"]["epochs"] == 3 and edited["train"]["lr"] == demo["train"]["lr"]  # ... and only it
+    assert edited["sweep"] == demo["sweep"]
+    with pytest.raises(ParamsError, match="would mix"):  # papermill -f other.yaml, params_file left as is
+        params.from_notebook({**ns, "name": "other"})
+    ns["params_file"] = None  # the runner: every value injected, no file
+    assert params.from_notebook(ns)["name"] == "smoke"
+    with pytest.raises(ParamsError, match="does not exist"):
+        params.from_notebook({**ns, "params_file": str(tmp_path / "gone.yaml")})
+    with pytest.raises(ParamsError, match="params_file = 3"):
+        params.from_notebook({**ns, "params_file": 3})
+
+
 def _run_cli(*args, cwd):
     return subprocess.run([sys.executable, "-m", "diffmix_utils.run", *args], cwd=cwd,
                           capture_output=True, text=True)

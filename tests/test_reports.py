@@ -30,3 +30,33 @@ def test_generations_follow_the_finetune_mode(tmp_path):
     p = tiny_params(tmp_path, finetune={"mode": "ti_only", "steps": 1}, synthesize={"strategy": "ti-mix"})
     run_finetune(p)  # no LoRA file: the figure uses the tokens alone
     assert _png_size(report.real_vs_generated(p, images=1, max_classes=2))[0] > 100
+
+
+def test_the_synthesis_and_training_reports_read_a_real_sweep(finetuned):
+    from diffmix_utils import filtering, synthesize, train
+    from diffmix_utils.synthesize import report as pools
+    from diffmix_utils.train import report as training
+    from conftest import tiny_params
+    p = tiny_params(finetuned[0]["workdir"], synthesize={"filter": "classifier", "filter_fraction": 0.25},
+                    sweep={"synthesize.strategy": ["none", "diff-mix"], "synthesize.strength": [0.5, 0.9]})
+    assert "no classifier" in training.learning_curves(p)  # nothing trained yet: a sentence, not an error
+    synthesize.run_stage(p)
+    plan = pools.plan_table(p)
+    assert (plan.written == plan.planned).all() and plan["images/s"].gt(0).all()
+    balance = pools.balance(p)
+    assert balance.figure.axes[0].get_title().endswith(f"{plan.planned.sum()} in all)")
+    assert list(plan.strategy) == ["diff-mix", "diff-mix"] and list(plan.strength) == ["0.5", "0.9"]
+    grid = pools.translations(p)  # sources + one row per pool, six tasks
+    assert len(grid.figure.axes) == 3 * 6 and _png_size(grid)[0] > 200
+    train.run_stage(p, before_filter=True)
+    assert "no filter ran" in pools.filter_extremes(p)
+    filtering.run_stage(p)  # the baseline scores both pools
+    assert _png_size(pools.filter_extremes(p))[0] > 200
+    train.run_stage(p)
+    table = training.member_table(p)
+    assert len(table) == 3 and table["test acc % (chosen on val)"].between(0, 100).all()
+    assert table.loc["baseline · seed 0", "synthetic images"] == 0
+    curves = training.learning_curves(p)
+    assert len(curves.figure.axes[1].get_legend().get_texts()) == 3
+    heat = training.per_class_accuracy(p)
+    assert [t.get_text() for t in heat.figure.axes[0].get_yticklabels()] == list(table.index)

@@ -116,6 +116,8 @@ def test_group_and_shot_accounting():
     r = breakdown(np.array([0, 1, 0, 2]), np.array([0, 1, 2, 2]), [{}] * 4, counts, (20, 5))
     assert (r["many_acc"], r["medium_acc"], r["few_acc"]) == (1.0, 1.0, 0.5)
     assert r["shot_classes"] == {"many": 1, "medium": 1, "few": 1}
+    assert r["class_acc"] == [1.0, 1.0, 0.5]  # per class, for the per-class figure
+    assert breakdown(np.array([1]), np.array([1]), [{}], [5, 5, 5])["class_acc"] == [None, 1.0, None]
     assert shot_thresholds({"dataset": "flowers", "imbalance": 100.0}, None) == (30, 10)
     assert shot_thresholds({"dataset": "cub", "imbalance": None}, None) is None
 

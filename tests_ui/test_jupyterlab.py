@@ -35,6 +35,10 @@ def lab(tmp_path_factory):
     kit = tmp_path_factory.mktemp("kit")
     for part in ("notebooks", "params"):
         shutil.copytree(ROOT / part, kit / part)
+    first = kit / "notebooks" / "01_finetune.ipynb"  # as a user would: point it at the smoke file
+    text = first.read_text()
+    assert "params_file = 'params/demo.yaml'" in text
+    first.write_text(text.replace("params_file = 'params/demo.yaml'", "params_file = 'params/smoke.yaml'"))
     shots = Path(os.environ.get("UI_SCREENSHOTS", kit / "screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
     port, token = _free_port(), "diffmix-ui-test"
@@ -80,14 +84,11 @@ def _open_and_run_all(browser, lab, notebook: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{base}/lab/workspaces/{Path(notebook).stem}/tree/notebooks/{notebook}?reset&token={token}")
     page.wait_for_selector(".jp-NotebookPanel", timeout=TIMEOUT_MS)
-    select = page.locator(".jp-Dialog button:has-text('Select')")  # JupyterLab 4 asks which kernel on first open
-    try:
-        select.wait_for(timeout=15_000)
-        select.click()
-    except Exception:  # no dialog: the kernel started by itself
-        pass
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true").first.wait_for(
-        timeout=TIMEOUT_MS)
+    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true").first
+    page.locator(".jp-Dialog").or_(idle).first.wait_for(timeout=TIMEOUT_MS)
+    # the kit's JupyterLab setting (make install) starts the notebook's own kernel: no "Select Kernel" dialog
+    assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").inner_text()
+    idle.wait_for(timeout=TIMEOUT_MS)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.locator("[data-command='runmenu:run-all']").click()
     return page

@@ -12,12 +12,18 @@ import seaborn as sns  # noqa: E402
 
 from .. import artifacts  # noqa: E402
 from ..data import open_image, read_image  # noqa: E402
+from ..inline import Inline  # noqa: E402
 
 METRIC = "test_acc_at_best_val"
 GEN_STRATEGIES = {"diff-gen", "real-gen"}
 
 
-def save(fig, base: Path, formats: list[str], dpi: int) -> list[Path]:
+def save(fig, base: Path | None, formats: list[str], dpi: int):
+    """Write ``fig`` as ``base.<fmt>`` per format (atomically); returns the paths. With ``base`` None
+    nothing is written and the figure comes back as ``inline.Inline`` (for a stage's notebook)."""
+    if base is None:
+        plt.close(fig)  # off pyplot's list, so a notebook shows it once, from the Inline
+        return Inline(fig, dpi)
     paths = []
     for fmt in formats:
         path = Path(f"{base}.{fmt}")

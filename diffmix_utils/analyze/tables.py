@@ -94,19 +94,27 @@ def add_reference(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency)."""
-    def cell(v) -> str:
-        return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
-    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+def _cell(v) -> str:
+    return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+
+
+def to_markdown(df: pd.DataFrame, drop_empty: bool = False) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency). ``drop_empty``: leave out the columns
+    without a value in any row, and name them under the table."""
+    empty = [c for c in df.columns if drop_empty and not any(_cell(v) for v in df[c])]
+    shown = df.drop(columns=empty)
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+    if empty:
+        lines += ["", f"Columns without a value in this run (kept in the CSV): {', '.join(empty)}."]
     return "\n".join(lines) + "\n"
 
 
 def write_table(df: pd.DataFrame, folder: Path, name: str) -> list[Path]:
+    """``tables/<name>.csv`` (every column, for scripts) and ``tables/<name>.md`` (the columns with values)."""
     folder = Path(folder) / "tables"
     csv_path = artifacts.atomic_write(folder / f"{name}.csv", lambda t: df.to_csv(t, index=False))
-    md_path = artifacts.write_text(folder / f"{name}.md", to_markdown(df))
+    md_path = artifacts.write_text(folder / f"{name}.md", to_markdown(df, drop_empty=True))
     return [csv_path, md_path]
 
 

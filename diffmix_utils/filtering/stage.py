@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import artifacts, provenance
+from .. import artifacts, progress, provenance
 from ..atomic import atomic_dir
 from ..data import load_split
 from .scorers import mark, score
@@ -61,4 +61,4 @@ def run_filter(p: dict) -> Path | None:
 
 def run_stage(p: dict) -> list:
     """Filter every pool of the parameter set that has a filter (one folder per pool, scorer, fraction)."""
-    return [run_filter(m) for m in artifacts.stage_jobs(p, "filter")]
+    return [run_filter(m) for m in progress.members(artifacts.stage_jobs(p, "filter"), "filter")]

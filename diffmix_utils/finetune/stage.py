@@ -32,9 +32,8 @@ from safetensors.torch import save_file
 from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
-from tqdm.auto import tqdm
 
-from .. import artifacts, distributed, provenance
+from .. import artifacts, distributed, progress, provenance
 from ..atomic import atomic_dir
 from ..data import ensure_split, open_image
 from ..models.base import load_components, pick_device
@@ -215,7 +214,7 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
     unet.train()
     text_encoder.train()
     start = time.time()
-    for step, (pixels, prompts) in enumerate(tqdm(loader, desc="fine-tune", unit="step", initial=first,
+    for step, (pixels, prompts) in enumerate(progress.bar(loader, desc="fine-tune", unit="step", initial=first,
                                                   total=ft["steps"], disable=not acc.is_main_process), first + 1):
         pixels = pixels.to(device)
         ids = tokenizer(list(prompts), padding="max_length", truncation=True,
@@ -274,4 +273,4 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
 
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
-    return [run_finetune(m) for m in artifacts.stage_jobs(p, "finetune")]
+    return [run_finetune(m) for m in progress.members(artifacts.stage_jobs(p, "finetune"), "finetune")]

@@ -45,8 +45,8 @@ def load_components(base: str, cache_dir: Path, revision: str | None = None) -> 
         "tokenizer": _from_pretrained(CLIPTokenizer, src, revision, subfolder="tokenizer"),
         # fp32 for training whatever the checkpoint's dtype (the bundled model ships in fp16)
         "text_encoder": _from_pretrained(CLIPTextModel, src, revision, subfolder="text_encoder", dtype=torch.float32),
-        "vae": _from_pretrained(AutoencoderKL, src, revision, subfolder="vae", torch_dtype=torch.float32),
-        "unet": _from_pretrained(UNet2DConditionModel, src, revision, subfolder="unet", torch_dtype=torch.float32),
+        "vae": _from_pretrained(AutoencoderKL, src, revision, subfolder="vae", dtype=torch.float32),
+        "unet": _from_pretrained(UNet2DConditionModel, src, revision, subfolder="unet", dtype=torch.float32),
         "noise_scheduler": _from_pretrained(DDPMScheduler, src, revision, subfolder="scheduler"),
     }
 
@@ -58,7 +58,7 @@ def load_pipeline(base: str, cache_dir: Path, kind: str, device: str, dtype=torc
                            StableDiffusionPipeline)
 
     cls = {"img2img": StableDiffusionImg2ImgPipeline, "txt2img": StableDiffusionPipeline}[kind]
-    pipe = _from_pretrained(cls, resolve_base(base, cache_dir), revision, torch_dtype=dtype,
+    pipe = _from_pretrained(cls, resolve_base(base, cache_dir), revision, dtype=dtype,
                             safety_checker=None, requires_safety_checker=False)
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
@@ -90,9 +90,14 @@ def apply_finetune(pipe, folder: Path, lora: bool, embeddings: bool) -> list[str
     if embeddings:
         state = load_file(str(folder / "learned_embeds.safetensors"))
         tokens = list(state)
+        # the rows load_textual_inversion fills, made here without transformers' mean-resizing notice
+        # (its own resize to the same size is then a no-op); the loaded vectors replace them
+        pipe.text_encoder.resize_token_embeddings(len(pipe.tokenizer) + len(tokens), mean_resizing=False)
         pipe.load_textual_inversion(list(state.values()), token=tokens)
     if lora:
-        pipe.load_lora_weights(str(folder))
+        # = pipe.load_lora_weights(folder) for a UNet-only LoRA (the same weights, checked in the
+        # tests), without its notice that the file has no text-encoder keys
+        pipe.unet.load_lora_adapter(str(folder), prefix="unet", weight_name="pytorch_lora_weights.safetensors")
         if not any("lora" in name for name, _ in pipe.unet.named_modules()):
             raise RuntimeError(f"{folder}/pytorch_lora_weights.safetensors attached no LoRA layer "
                                "to the UNet (legacy key layout?); convert it first")

@@ -201,8 +201,8 @@ def resolve(raw: dict | None) -> dict:
     return p
 
 
-def load(path: str | Path, overrides: dict | None = None) -> dict:
-    """Read a YAML parameter file, apply ``{dotted.key: value}`` overrides, resolve and validate."""
+def read_file(path: str | Path) -> dict:
+    """The raw mapping of a YAML parameter file (not yet resolved); ParamsError if it is not one."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"parameter file {str(path)!r} does not exist")
@@ -219,6 +219,12 @@ def load(path: str | Path, overrides: dict | None = None) -> dict:
                           "(see params/demo.yaml)")
     if not isinstance(raw, dict):
         raise ParamsError(f"{path} must hold a mapping of keys to values, not a {type(raw).__name__}")
+    return raw
+
+
+def load(path: str | Path, overrides: dict | None = None) -> dict:
+    """Read a YAML parameter file, apply ``{dotted.key: value}`` overrides, resolve and validate."""
+    raw = read_file(path)
     for dotted, value in (overrides or {}).items():
         field(dotted)
         section, _, sub = dotted.partition(".")
@@ -249,7 +255,10 @@ def from_notebook(namespace: dict) -> dict:
     """Validate the parameters a notebook holds after papermill injected its own.
 
     Every public, non-module global of the notebook at this point is a parameter: names papermill
-    injected that the schema does not know are reported, not silently ignored.
+    injected that the schema does not know are reported, not silently ignored. ``params_file``
+    (a path, relative to the kit root, or None) names a parameter file to start from; the notebook's
+    values that differ from the schema defaults override it (the runner injects ``params_file=None``
+    and every resolved value).
     """
     import os
     import types
@@ -258,7 +267,47 @@ def from_notebook(namespace: dict) -> dict:
     raw = {k: v for k, v in namespace.items()
            if not k.startswith("_") and k not in _IPYTHON_NAMES
            and not isinstance(v, (types.ModuleType, types.FunctionType, type))}
-    return resolve(raw)
+    params_file = raw.pop("params_file", None)
+    if params_file is None:
+        return resolve(raw)
+    from_file, changes = read_file(_kit_path(params_file)), _changed(raw)
+    if "name" in changes and from_file.get("name") not in (None, changes["name"]):
+        raise ParamsError(f"name = {changes['name']!r} in the notebook, but params_file = {str(params_file)!r} "
+                          f"is the run {from_file['name']!r}: the two would mix. To run another file, inject "
+                          "it as params_file (papermill -p params_file FILE), or inject a whole file with "
+                          "params_file None (papermill -f FILE -p params_file None)")
+    return resolve(_overlay(from_file, changes))
+
+
+def _kit_path(path) -> Path:
+    """``path`` as given, or relative to the kit root when it is not found from here."""
+    if not isinstance(path, (str, Path)):
+        raise ParamsError(f"params_file = {path!r} must be a path to a YAML file (e.g. 'params/demo.yaml') or None")
+    here, kit = Path(path), Path(__file__).resolve().parents[2] / path
+    return here if here.exists() or here.is_absolute() or not kit.exists() else kit
+
+
+def _changed(raw: dict) -> dict:
+    """The values (per section key) of ``raw`` that differ from the schema defaults; unknown names kept."""
+    base, out = defaults(), {}
+    for key, value in raw.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key not in ("sweep",):
+            sub = {k: v for k, v in value.items() if k not in base[key] or v != base[key][k]}
+            if sub:
+                out[key] = sub
+        elif key not in base or value != base[key]:
+            out[key] = value
+    return out
+
+
+def _overlay(raw: dict, changes: dict) -> dict:
+    out = dict(raw)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "sweep":
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
 
 
 def dump(p: dict) -> str:

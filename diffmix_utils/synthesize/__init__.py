@@ -3,7 +3,9 @@
 - ``plan``   which real image goes to which target class, at which strength, with which seed;
 - ``stage``  the fixed batches run (sharded over processes, CPU worker threads), images written
   atomically, ``plan.csv`` / ``manifest.csv`` / ``done.json`` (``run_stage``, ``run_synthesis``);
-- ``lanes``  CPU worker threads of fixed torch threads (the same bytes for any number of them).
+- ``lanes``  CPU worker threads of fixed torch threads (the same bytes for any number of them);
+- ``report`` what a run made, for ``02_synthesize``: the plan, the class balance, the translation
+  grid, the filter's lowest- and highest-scored images.
 The pipeline itself is loaded and called through ``models.translate`` (shared with the explorer).
 Reads the fine-tune folder and the split file; writes ``<workdir>/store/synthesize/<key>/``.
 """

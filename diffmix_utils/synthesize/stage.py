@@ -29,9 +29,8 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from .. import artifacts, provenance
+from .. import artifacts, progress, provenance
 from ..data import ensure_split
 from ..models.base import pick_device
 from ..models.translate import check_finetune, load_strategy_pipeline, render_batch, synthesis_dtype
@@ -56,7 +55,7 @@ def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device
     if syn["compile"]:  # static shapes: a batch's kernels never depend on what ran before it
         pipe.unet = torch.compile(pipe.unet, dynamic=False)
     pipes = [pipe] + [lane_pipeline(pipe) for _ in range(lanes - 1)]
-    bar, lock = tqdm(total=sum(map(len, todo)), desc=desc, unit="img"), threading.Lock()
+    bar, lock = progress.bar(total=sum(map(len, todo)), desc=desc, unit="img"), threading.Lock()
 
     def render_and_write(lane: int, batch: list[dict]) -> None:
         for t, im in zip(batch, render_batch(p, split, pipes[lane], strategy, with_tokens, batch)):
@@ -161,4 +160,4 @@ def run_synthesis(p: dict) -> Path | None:
 
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
-    return [run_synthesis(m) for m in artifacts.stage_jobs(p, "synthesize")]
+    return [run_synthesis(m) for m in progress.members(artifacts.stage_jobs(p, "synthesize"), "synthesize")]

@@ -5,7 +5,8 @@
 - ``losses``      label smoothing, Balanced Softmax, LDAM, class re-weighting (DRW / CB);
 - ``mixing``      Mixup / CutMix through timm, CMO;
 - ``evaluation``  accuracy per split, group and shot bucket; model selection on the val split;
-- ``stage``       ``run_stage`` / ``run_training``: resumable epochs, ``metrics.jsonl``, ``result.json``.
+- ``stage``       ``run_stage`` / ``run_training``: resumable epochs, ``metrics.jsonl``, ``result.json``;
+- ``report``      how training went, for ``03_train``: learning curves, the member table, per-class accuracy.
 Reads the split file, the pool's ``manifest.csv`` and a filter's ``scores.csv``; writes
 ``<workdir>/store/train/<key>/``.
 """

@@ -38,9 +38,13 @@ def shot_thresholds(data: dict, override: list | None) -> tuple[float, float] | 
 
 def breakdown(pred: np.ndarray, labels: np.ndarray, items: list[dict], train_counts: list[int] | None = None,
               thresholds: tuple[float, float] | None = None) -> dict:
-    """{"acc", and where the data allow: "group_acc", "worst_group_acc", "many/medium/few_acc"}."""
+    """{"acc", "class_acc" (per class, None for a class without items), and where the data allow:
+    "group_acc", "worst_group_acc", "many/medium/few_acc"}."""
     correct = pred == labels
     out = {"acc": float(correct.mean()) if len(correct) else 0.0}
+    classes = len(train_counts) if train_counts else int(labels.max(initial=-1)) + 1
+    out["class_acc"] = [round(float(correct[labels == c].mean()), 5) if (labels == c).any() else None
+                        for c in range(classes)]
     groups = [it.get("group") for it in items]
     if all(g is not None for g in groups) and groups:
         by = defaultdict(list)
@@ -68,7 +72,8 @@ def summarize(metrics: list[dict]) -> dict:
            "test_acc_final": metrics[-1].get("test_acc"),
            "test_acc_best": max(m.get("test_acc", 0) for m in metrics),
            "test_acc_best_note": "paper protocol: best test accuracy over epochs (selected on test)"}
-    for key in ("test_worst_group_acc", "test_group_acc", "test_many_acc", "test_medium_acc", "test_few_acc"):
+    for key in ("test_worst_group_acc", "test_group_acc", "test_many_acc", "test_medium_acc", "test_few_acc",
+                "test_class_acc"):
         if key in chosen:
             out[f"{key}_at_best_val" if has_val else key] = chosen[key]
     return out

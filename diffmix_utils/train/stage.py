@@ -24,9 +24,8 @@ import torch
 from safetensors.torch import save_file
 from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Subset
-from tqdm.auto import tqdm
 
-from .. import artifacts, distributed, provenance
+from .. import artifacts, distributed, progress, provenance
 from ..atomic import ArtifactError
 from ..data import ensure_split
 from ..data.splits import class_counts
@@ -158,7 +157,7 @@ def run_training(p: dict) -> Path:
         print(f"rank {rank}: resuming {out} at epoch {first_epoch}")
     wrapped, optimizer = acc.prepare(model, optimizer)  # DDP when world > 1; AMP on CUDA
 
-    for epoch in tqdm(range(first_epoch, tr["epochs"]), desc="train", unit="epoch",
+    for epoch in progress.bar(range(first_epoch, tr["epochs"]), desc="train", unit="epoch",
                       initial=first_epoch, total=tr["epochs"], disable=not acc.is_main_process):
         start = time.time()
         _seed_epoch(p["seed"], epoch, rank)
@@ -224,4 +223,5 @@ def run_stage(p: dict, before_filter: bool = False) -> list:
     """Train every member that needs its own folder, those that read no filtered pool first (with the
     baselines the classifier filter scores with); ``before_filter``: only those."""
     jobs = artifacts.stage_jobs(p, "train")
-    return [run_training(m) for m in jobs if not before_filter or artifacts.filter_dir(m) is None]
+    return [run_training(m) for m in progress.members(
+        [m for m in jobs if not before_filter or artifacts.filter_dir(m) is None], "train")]

@@ -1,0 +1,61 @@
+"""Progress that reaches the person waiting: a bar per long loop and a line per sweep member.
+
+In JupyterLab (or a plain terminal) ``bar`` is ``tqdm.auto``'s bar. Under the runner
+(``python -m diffmix_utils.run``, which sets ``DIFFMIX_TERMINAL_PROGRESS=1`` for the kernels it
+starts) nobody watches the notebook while it executes, so the bar and the member lines go to the
+kernel process's own stderr: the runner's terminal, where a newcomer sees what each stage is doing.
+A terminal that is not a TTY (a CI log, a file) gets a line every 30 seconds instead of redraws.
+
+``members(jobs, stage)`` yields the jobs of a stage and announces each ("[train 3/8] diff-mix
+s=0.3 · seed 0"); the bars opened meanwhile carry the same "3/8" in their description.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Iterable, Iterator
+
+ENV = "DIFFMIX_TERMINAL_PROGRESS"
+_current = {"tag": ""}
+
+
+def to_terminal() -> bool:
+    """True in a kernel the runner started: progress goes to its terminal."""
+    return os.environ.get(ENV) == "1" and sys.__stderr__ is not None
+
+
+def _describe(m: dict) -> str:
+    sy = m["synthesize"]
+    what = "baseline (real only)" if sy["strategy"] == "none" else f"{sy['strategy']} s={sy['strength']:g}"
+    return (f"{m['variant']}: " if m.get("variant") else "") + f"{what} · seed {m['seed']}"
+
+
+def say(line: str) -> None:
+    """One status line: in the runner's terminal under the runner, else printed (the notebook)."""
+    if to_terminal():
+        print(line, file=sys.__stderr__, flush=True)
+    else:
+        print(line, flush=True)
+
+
+def members(jobs: list[dict], stage: str) -> Iterator[dict]:
+    """Yield ``jobs`` (member parameter dicts) one by one, announcing "[stage k/n] what"."""
+    try:
+        for k, m in enumerate(jobs, 1):
+            _current["tag"] = f" {k}/{len(jobs)}" if len(jobs) > 1 else ""
+            say(f"[{stage}{_current['tag']}] {_describe(m)}")
+            yield m
+    finally:
+        _current["tag"] = ""
+
+
+def bar(iterable: Iterable | None = None, desc: str = "", **kwargs):
+    """A tqdm bar: the notebook's widget, or a text bar in the runner's terminal (see the module doc)."""
+    desc = desc + _current["tag"]
+    if to_terminal():
+        from tqdm import tqdm
+        tty = sys.__stderr__.isatty()
+        return tqdm(iterable, desc=desc, file=sys.__stderr__, mininterval=0.5 if tty else 30,
+                    ncols=100 if not tty else None, **kwargs)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, desc=desc, **kwargs)

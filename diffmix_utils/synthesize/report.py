@@ -1,0 +1,99 @@
+"""What the synthesis stage made, as tables and figures for ``02_synthesize``: the plan (images per
+strategy and strength, planned and written, and images per second), the source x target balance
+of the pools, and the translation grid (real sources beside their translations at each strength).
+Each function reads the stage's artifacts (``plan.csv``, ``manifest.csv``, ``done.json``) and
+returns a table (pandas) or a figure shown inline (``inline.Inline``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .. import artifacts
+from ..data import ensure_split
+from ..inline import Inline
+
+
+def _pools(p: dict) -> list[tuple[dict, object]]:
+    """(member, folder) of each synthesis job of ``p``, in the runner's order."""
+    return [(m, artifacts.synthesis_dir(m)) for m in artifacts.stage_jobs(p, "synthesize")]
+
+
+def _planned(folder) -> list[dict]:
+    import csv
+    path = folder / "plan.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def plan_table(p: dict) -> pd.DataFrame:
+    """One row per pool: strategy, strength(s), multiplier, images planned and written, images per
+    second of the run that made it (model loading and worker start-up included), and its folder."""
+    rows = []
+    for m, folder in _pools(p):
+        sy = m["synthesize"]
+        planned = _planned(folder)
+        written = sum((folder / r["path"]).is_file() for r in planned)
+        done = artifacts.read_json(folder / "done.json") if artifacts.is_done(folder) else {}
+        strengths = sorted({float(r["strength"]) for r in planned}) or [sy["strength"]]
+        rows.append({"strategy": sy["strategy"], "strength": ", ".join(f"{s:g}" for s in strengths),
+                     "multiplier": sy["multiplier"], "planned": len(planned),
+                     "written": written, "images/s": done.get("images_per_second_this_run"),
+                     "device": done.get("device"), "folder": folder.name})
+    if not rows:
+        return pd.DataFrame({"note": ["this run synthesizes nothing (every strategy is 'none')"]})
+    return pd.DataFrame(rows)
+
+
+def balance(p: dict):
+    """Heatmap of how many synthetic images go from each source class (rows) to each target class
+    (columns), summed over the run's pools: Diff-Mix's pairs should cover the off-diagonal evenly."""
+    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    n = len(split["classes"])
+    counts, strategies = np.zeros((n, n), dtype=int), set()
+    for m, folder in _pools(p):
+        for r in _planned(folder):
+            counts[int(r["source_class"]), int(r["target_class"])] += 1
+            strategies.add(m["synthesize"]["strategy"])
+    import seaborn as sns
+    fig = Figure(figsize=(1.2 + 0.42 * n, 0.9 + 0.38 * n))
+    ax = fig.subplots()
+    sns.heatmap(counts, annot=n <= 12, fmt="d", cmap="Blues", cbar=n > 12, ax=ax,
+                xticklabels=split["classes"] if n <= 20 else False,
+                yticklabels=split["classes"] if n <= 20 else False, annot_kws={"fontsize": 6})
+    ax.set_xlabel("target class j", fontsize=8)
+    ax.set_ylabel("source class i", fontsize=8)
+    ax.tick_params(labelsize=6)
+    ax.set_title(f"planned images, source → target ({', '.join(sorted(strategies)) or 'no pool'}; "
+                 f"{counts.sum()} in all)", fontsize=8)
+    fig.tight_layout()
+    return Inline(fig)
+
+
+def translations(p: dict, columns: int = 6):
+    """The translation grid: real source images (row 0) and, per finished pool, the same tasks
+    translated (one row per strategy and strength)."""
+    from ..analyze.figures import translation_grid
+    finished = [(m, f) for m, f in _pools(p) if artifacts.is_done(f)]
+    if not finished:
+        return "no finished pool yet: run the synthesis step above"
+    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    return translation_grid(split, [f for _, f in finished], None, [], 110, columns)
+
+
+def filter_extremes(p: dict, count: int = 8):
+    """Per filtered pool (first seed): the filter's lowest-scored images (the ones it drops first) and
+    highest-scored ones, with their scores; shown after the filter step of ``03_train``."""
+    from ..analyze.figures import filter_grid
+    done = [m for m in artifacts.stage_jobs(p, "filter") if artifacts.is_done(artifacts.filter_dir(m))]
+    shown = [filter_grid(artifacts.synthesis_dir(m), artifacts.filter_dir(m), None, [], 110, count)
+             for m in done if m["seed"] == done[0]["seed"]][:3]
+    if not shown:
+        return "no filter ran (synthesize.filter: none, or no pool)"
+    from IPython.display import display
+    for figure in shown[:-1]:
+        display(figure)
+    return shown[-1]
