@@ -25,6 +25,8 @@ _NOT_SHAPING = {"data": {"download"},
                                "cpu_offload",
                                "filter", "filter_model", "filter_fraction"},  # the filter has its own key
                 "train": {"num_workers", "num_processes"}}
+# Keys added after stores existed: at these values they leave the hash out, so finished folders keep their keys.
+_HASHED_ONLY_OFF_DEFAULT = {"train": {"label_toward": "target"}}
 MANIFEST_COLUMNS = ["task", "path", "strategy", "source_class", "target_class", "source_index",
                     "strength", "seed"]
 SCORE_COLUMNS = ["task", "score", "kept"]
@@ -37,7 +39,9 @@ def stable_hash(obj: Any, n: int = 10) -> str:
 
 
 def _section(p: dict, name: str) -> dict:
-    return {k: v for k, v in p[name].items() if k not in _NOT_SHAPING.get(name, set())}
+    later = _HASHED_ONLY_OFF_DEFAULT.get(name, {})
+    return {k: v for k, v in p[name].items()
+            if k not in _NOT_SHAPING.get(name, set()) and not (k in later and v == later[k])}
 
 
 def split_key(p: dict) -> str:

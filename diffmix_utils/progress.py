@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 ENV = "DIFFMIX_TERMINAL_PROGRESS"
 _current = {"tag": ""}
@@ -38,12 +38,14 @@ def say(line: str) -> None:
         print(line, flush=True)
 
 
-def members(jobs: list[dict], stage: str) -> Iterator[dict]:
-    """Yield ``jobs`` (member parameter dicts) one by one, announcing "[stage k/n] what"."""
+def members(jobs: list[dict], stage: str, done: Callable[[dict], bool] | None = None) -> Iterator[dict]:
+    """Yield ``jobs`` (member parameter dicts) one by one, announcing "[stage k/n] what" (and
+    "already complete" for a job ``done`` says is finished)."""
     try:
         for k, m in enumerate(jobs, 1):
             _current["tag"] = f" {k}/{len(jobs)}" if len(jobs) > 1 else ""
-            say(f"[{stage}{_current['tag']}] {_describe(m)}")
+            finished = done is not None and done(m)
+            say(f"[{stage}{_current['tag']}] {_describe(m)}" + (": already complete" if finished else ""))
             yield m
     finally:
         _current["tag"] = ""

@@ -18,6 +18,11 @@ drawn independently of the source (inter-class "mix") or equals it (intra-class 
 | real-gen | base, class names  | text-to-image              | 1        |
 | ti-mix   | base + TI tokens   | img2img, target drawn      | s        |
 | ti-aug   | base + TI tokens   | img2img, target = source   | s        |
+| noise-mix| none (a control)   | uniform noise, target drawn| s        |
+
+``noise-mix`` is a control, not a method: the diff-mix plan and soft labels on images of pure
+uniform noise (one per task, seeded by it). Training with it at the same p must not help; if it
+did, the gain of a real strategy could come from label smoothing or regularisation alone.
 
 Diff-Mix: Wang et al., "Enhance Image Classification via Inter-Class Image Mixup with Diffusion
 Model", CVPR 2024. Real-Aug at s = 0.1 is Real-Guidance (He et al., ICLR 2023); ti-aug with a
@@ -37,6 +42,7 @@ class Strategy:
     tokens: bool          # prompt with learned <class_i> tokens (else the class name)
     img2img: bool         # translate a real source image (else text-to-image)
     inter_class: bool     # target class drawn independently of the source class
+    noise: bool = False   # a control: uniform noise images, no model
 
     def prompt(self, target: int, classes: list[str], superclass: str, have_tokens: bool = True) -> str:
         """"a photo of a <class_j> bird"; the class name when no tokens were learned (lora_only)."""
@@ -57,6 +63,7 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("real-gen", lora=False, tokens=False, img2img=False, inter_class=False),
     Strategy("ti-mix", lora=False, tokens=True, img2img=True, inter_class=True),
     Strategy("ti-aug", lora=False, tokens=True, img2img=True, inter_class=False),
+    Strategy("noise-mix", lora=False, tokens=False, img2img=True, inter_class=True, noise=True),
 )}
 
 

@@ -118,7 +118,7 @@ NOTEBOOKS = {
          "for f in files:\n"
          "    if f.suffix == '.png':\n"
          "        display(Image(filename=str(f)))\n"
-         "    elif f.name in ('results.md', 'environment.md'):\n"
+         "    elif f.suffix == '.md' and f.name != 'runs.md':  # results, claims, environment\n"
          "        display(Markdown(f.read_text()))"]),
     "explore.ipynb": (
         "# Explore: translations one at a time\n"

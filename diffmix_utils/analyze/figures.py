@@ -35,9 +35,15 @@ def save(fig, base: Path | None, formats: list[str], dpi: int):
 
 def accuracy_vs_strength(table: pd.DataFrame, base: Path, formats: list[str], dpi: int) -> list[Path]:
     """Test accuracy (epoch chosen on val) against strength s per strategy; baseline and *-gen as
-    horizontal lines; the reference numbers, where they exist, as hollow markers."""
+    horizontal lines; the reference numbers, where they exist, as hollow markers. Below, where the
+    table has paired differences (``paired``): each strategy's difference from its baseline with its
+    95 % interval over seeds, against a zero line."""
     sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    paired = "diff_vs_baseline" in table and table["diff_vs_baseline"].notna().any()
+    if paired:
+        fig, (ax, dax) = plt.subplots(2, 1, figsize=(5, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    else:
+        fig, ax = plt.subplots(figsize=(5, 3.4))
     palette = sns.color_palette("tab10")
     curves = table[~table.strategy.isin(GEN_STRATEGIES | {"none"})]
     for i, (name, g) in enumerate(curves.groupby("strategy")):
@@ -48,18 +54,38 @@ def accuracy_vs_strength(table: pd.DataFrame, base: Path, formats: list[str], dp
         if len(ref):
             ax.plot(ref.strength, ref.reference_acc, "o--", mfc="none", color=palette[i],
                     label=f"{name} (reference)")
+        if paired:
+            _paired_errorbar(dax, g.strength, g, palette[i], name)
     for j, (_, r) in enumerate(table[table.strategy.isin(GEN_STRATEGIES | {"none"})].iterrows()):
         label = "baseline (real only)" if r.strategy == "none" else r.strategy
         color = "gray" if r.strategy == "none" else palette[-1 - j]
         ax.axhline(r[METRIC], ls="--", color=color, label=label)
         std = 0 if pd.isna(r[f"{METRIC}_std"]) else r[f"{METRIC}_std"]
         ax.axhspan(r[METRIC] - std, r[METRIC] + std, color=color, alpha=0.12, lw=0)
-    ax.set_xlabel("translation strength s")
+        if paired and r.strategy != "none" and not pd.isna(r.get("diff_vs_baseline")):
+            dax.axhline(r["diff_vs_baseline"], ls="--", color=color, label=label)
     ax.set_ylabel("test accuracy (%), epoch chosen on val")
     ax.set_xlim(0, 1.05)
     ax.legend(fontsize=7, loc="best", title="mean ± std over seeds", title_fontsize=7)
     ax.set_title(f"{table.dataset.iloc[0]}: accuracy vs strength", fontsize=9)
+    if paired:
+        dax.axhline(0, color="gray", lw=1)
+        dax.set_ylabel("Δ vs baseline (points)")
+        dax.set_xlabel("translation strength s")
+        dax.set_title("paired difference from the baseline, 95 % interval over seeds "
+                      "(an interval across 0: no difference detected)", fontsize=7)
+    else:
+        ax.set_xlabel("translation strength s")
     return save(fig, base, formats, dpi)
+
+
+def _paired_errorbar(ax, x, g: pd.DataFrame, color, name: str) -> None:
+    """Mean paired difference with its 95 % interval (hollow where the interval holds zero)."""
+    low, high = g["diff_ci95_low"], g["diff_ci95_high"]
+    yerr = [(g["diff_vs_baseline"] - low).fillna(0).clip(lower=0), (high - g["diff_vs_baseline"]).fillna(0).clip(lower=0)]
+    ax.errorbar(x, g["diff_vs_baseline"], yerr=yerr, marker="o", capsize=3, color=color, label=name, mfc="none")
+    clear = g[(low > 0) | (high < 0)]
+    ax.plot(clear.strength if "strength" in clear else x[clear.index], clear["diff_vs_baseline"], "o", color=color)
 
 
 def translation_grid(split: dict, pools: list[Path], base: Path, formats: list[str], dpi: int,

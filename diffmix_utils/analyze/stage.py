@@ -38,6 +38,17 @@ def _result_figures(table: pd.DataFrame, out: Path, fmt: list[str], dpi: int) ->
     return written
 
 
+def _claims(p: dict, out: Path, fmt: list[str], dpi: int) -> list[Path]:
+    """Per claim (variants named claim/arm): its table and its paired-difference figure."""
+    from .claims import claim_figure, claim_members, claim_table
+    written = []
+    for claim, arms in claim_members(p).items():
+        table = claim_table(arms)
+        written += write_table(table, out, f"claim_{_slug(claim)}")
+        written += claim_figure(claim, table, out / f"claim_{_slug(claim)}", fmt, dpi)
+    return written
+
+
 def _data_figures(p: dict, split: dict, out: Path, fmt: list[str], dpi: int) -> list[Path]:
     from ..data.splits import class_counts
     from .ablation_figures import class_histogram
@@ -86,11 +97,13 @@ def run_analysis(p: dict) -> list[Path]:
     out = artifacts.figures_dir(p)
     results = collect_results(p)
     table = add_reference(summarize(results))
-    written = write_table(results.drop(columns=["train_dir"]), out, "runs")
+    written = write_table(results.drop(columns=["train_dir", "baseline_dir"]), out, "runs")
     written += write_table(table, out, "results")
     written += write_table(environment_table(results), out, "environment")
     fmt, dpi = p["analyze"]["formats"], p["analyze"]["dpi"]
     written += _result_figures(table, out, fmt, dpi)
+    if p["analyze"]["claims"]:
+        written += _claims(p, out, fmt, dpi)
     split = load_split(artifacts.split_path(p))
     written += _data_figures(p, split, out, fmt, dpi)
     pools = {artifacts.synthesis_dir(m) for m in params.expand_sweep(p)} - {None}

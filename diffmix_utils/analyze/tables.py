@@ -10,11 +10,21 @@ import pandas as pd
 
 from .. import artifacts, params, provenance
 from . import reference
+from .paired import paired_differences
 
 METRICS = ["val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best"]
 # reported where the data allow (Waterbirds-style groups, long-tail shot buckets), at the val-chosen epoch
 EXTRA_METRICS = {"test_worst_group_acc_at_best_val": "worst_group_acc", "test_many_acc_at_best_val": "many_acc",
                  "test_medium_acc_at_best_val": "medium_acc", "test_few_acc_at_best_val": "few_acc"}
+
+# paired differences from the baseline (analyze.paired) and the table columns they go to
+PAIRED_COLUMNS = {
+    "test_acc_at_best_val": {"diff": "diff_vs_baseline", "ci95_low": "diff_ci95_low", "ci95_high": "diff_ci95_high",
+                             "pairs": "paired_seeds", "verdict": "verdict"},
+    "worst_group_acc": {"diff": "worst_group_diff", "ci95_low": "worst_group_ci95_low",
+                        "ci95_high": "worst_group_ci95_high", "pairs": "worst_group_pairs",
+                        "verdict": "worst_group_verdict"},
+}
 
 
 def _extras(r: dict) -> dict:
@@ -40,7 +50,8 @@ def collect_results(p: dict) -> pd.DataFrame:
                      "strategy": m["synthesize"]["strategy"],
                      "strength": None if m["synthesize"]["strategy"] == "none" else m["synthesize"]["strength"],
                      "gamma": m["train"]["gamma"], "p": m["train"]["p"], "seed": m["seed"],
-                     **{k: r[k] for k in METRICS}, **_extras(r), **swept, "train_dir": str(folder)})
+                     **{k: r[k] for k in METRICS}, **_extras(r), **swept, "train_dir": str(folder),
+                     "baseline_dir": str(artifacts.train_dir(params.baseline_of(m)))})
     if missing:
         print(f"not yet trained (run the train stage): {', '.join(missing)}")
     if not rows:
@@ -50,7 +61,9 @@ def collect_results(p: dict) -> pd.DataFrame:
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and std (over seeds) per (strategy, strength, gamma, p), accuracies in %; worst-group,
-    per-group and many/medium/few columns appear when the runs report them."""
+    per-group and many/medium/few columns appear when the runs report them. Each method row also has
+    its paired difference from its baseline (same seeds) with a 95 % interval and a verdict
+    (``paired``; ``diff_*`` columns, ``worst_group_diff_*`` where groups exist)."""
     keys = ["variant", "dataset", "shots", "imbalance", "backbone", "strategy", "strength", "gamma", "p"]
     df = results.copy()
     keys += [c for c in df.columns if "." in c and c not in keys]  # swept keys (ablations)
@@ -65,6 +78,11 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     out = g[metrics].mean().round(2)
     out = out.join(g["test_acc_at_best_val"].std(ddof=0).round(2).rename("test_acc_at_best_val_std"))
     out = out.join(g["seed"].count().rename("seeds")).reset_index()
+    for metric, names in PAIRED_COLUMNS.items():
+        if metric in results and "baseline_dir" in results:  # each method against its own baseline, seed by seed
+            pairs = paired_differences(df.assign(**{metric: results[metric]}), keys, metric)
+            if len(pairs):
+                out = out.merge(pairs.rename(columns=names), on=keys, how="left")
     out = out.sort_values(["variant", "strategy", "strength"], na_position="first").reset_index(drop=True)
     return out if out["variant"].notna().any() else out.drop(columns=["variant"])
 

@@ -38,7 +38,7 @@ def clip_scores(folder: Path, rows: list[dict], model_id: str, superclass: str, 
     processor = CLIPProcessor.from_pretrained(model_id, local_files_only=True)
     captions = [c.format(superclass or "object") for c in CAPTIONS]
     scores = []
-    for chunk in bar(list(_batches(rows, batch_size)), desc="CLIP filter"):
+    for chunk in bar(list(_batches(rows, batch_size)), desc="CLIP filter", unit="batch"):
         inputs = processor(text=captions, images=[_open(folder, r) for r in chunk], return_tensors="pt", padding=True)
         scores += model(**inputs).logits_per_image.softmax(-1)[:, 0].tolist()
     return scores
@@ -50,7 +50,7 @@ def classifier_scores(folder: Path, rows: list[dict], train_folder: Path, batch_
     model, size = load_trained_classifier(train_folder)
     _, tf = classifier_transforms(size)
     scores = []
-    for chunk in bar(list(_batches(rows, batch_size)), desc="classifier filter"):
+    for chunk in bar(list(_batches(rows, batch_size)), desc="classifier filter", unit="batch"):
         probs = model(torch.stack([tf(_open(folder, r)) for r in chunk])).softmax(-1)
         scores += [float(probs[i, r["target_class"]]) for i, r in enumerate(chunk)]
     return scores

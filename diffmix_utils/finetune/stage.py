@@ -273,4 +273,5 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
 
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
-    return [run_finetune(m) for m in progress.members(artifacts.stage_jobs(p, "finetune"), "finetune")]
+    return [run_finetune(m) for m in progress.members(artifacts.stage_jobs(p, "finetune"), "finetune",
+                                                           lambda m: artifacts.is_done(artifacts.finetune_dir(m)))]

@@ -4,9 +4,14 @@ its weight enums, e.g. ``IMAGENET1K_SWAG_E2E_V1``), and the reference's train / 
 
 The reference trains torchvision's ImageNet ResNet-50 (``IMAGENET1K_V1`` = timm's ``resnet50.tv_in1k``)
 @224 and @448, and torchvision's ViT-B/16 with ``IMAGENET1K_SWAG_E2E_V1`` @384 (timm has no SWAG
-ViT-B/16). The offline demo uses a small one (``resnet18`` at 64 px).
+ViT-B/16). The offline demo uses a small one (``resnet18`` at 64 px). ``train.weights:
+bundled:toy-regnet`` (with ``train.backbone: regnetx_002``) starts from the classifier the kit pretrains
+on rendered generic birds, the offline stand-in for ImageNet weights (``pretrain_classifier``).
 """
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import timm
 from torchvision import transforms as T
@@ -17,6 +22,31 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 TORCHVISION = "torchvision:"
+BUNDLED = "bundled:"
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+# classifiers the kit pretrains and ships (python -m diffmix_utils.models.pretrain_classifier)
+BUNDLED_CLASSIFIERS = ("toy-regnet",)
+
+
+def bundled_config(weights: str) -> dict:
+    """``config.json`` of a bundled classifier (``bundled:toy-regnet``): architecture, input size, task."""
+    return json.loads((BUNDLED_DIR / weights[len(BUNDLED):] / "config.json").read_text())
+
+
+def load_bundled_weights(model, weights: str):
+    """Load a bundled classifier's weights into ``model`` (same architecture) except its final layer,
+    which keeps the new head for this dataset's classes. Safetensors only."""
+    from safetensors.torch import load_file
+    folder = BUNDLED_DIR / weights[len(BUNDLED):]
+    state = load_file(str(check_safetensors(folder / "model.safetensors", f"rebuild it: python -m "
+                                            f"diffmix_utils.models.pretrain_classifier {folder}")))
+    head = {k for k, v in model.state_dict().items() if k.startswith(("fc.", "head.", "classifier."))}
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items() if k not in head}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if set(missing) != head or unexpected:
+        raise ValueError(f"{folder} does not fit {type(model).__name__}: missing {sorted(set(missing) - head)[:3]}, "
+                         f"unexpected {unexpected[:3]}")
+    return model
 
 
 def torchvision_arch_kwargs(name: str, weights: str | None) -> dict:
@@ -60,7 +90,10 @@ def create_classifier(backbone: str, num_classes: int, pretrained: bool, kwargs:
         if not timm.is_model(backbone.split(".")[0]):
             raise ValueError(f"train.backbone = {backbone!r} is not a timm model; e.g. resnet50, "
                              "vit_base_patch16_384 (timm.list_models() lists them)")
-        return timm.create_model(backbone, pretrained=pretrained, num_classes=num_classes, **(kwargs or {}))
+        model = timm.create_model(backbone, pretrained=pretrained, num_classes=num_classes, **(kwargs or {}))
+        if weights and weights.startswith(BUNDLED) and next(model.parameters()).device.type != "meta":
+            load_bundled_weights(model, weights)
+        return model
     except Exception as exc:  # timm and torchvision raise several types when hub weights are missing offline
         if not pretrained or isinstance(exc, ValueError):
             raise

@@ -51,6 +51,8 @@ def load_strategy_pipeline(p: dict, strategy, device: str, merge_lora: bool = Tr
     """The pipeline a strategy needs (fine-tuned, tokens only, or base) and whether it has the tokens;
     ``merge_lora=False`` leaves the LoRA as a separate branch, as the reference runs it."""
     kind = "img2img" if strategy.img2img else "txt2img"
+    if strategy.noise:  # a control: no model at all
+        return None, False
     check_finetune(p, strategy)
     pipe = load_pipeline(p["model"]["base"], artifacts.store(p), kind, device, dtype=synthesis_dtype(p, device),
                          revision=p["model"]["revision"])
@@ -89,6 +91,8 @@ def render_batch(p: dict, split: dict, pipe, strategy, with_tokens: bool, batch:
     """One pipeline call for tasks that share a strength: each task's own prompt and seed; img2img
     sources are resized to ``model.resolution`` and the results back to the source size."""
     syn, res = p["synthesize"], p["model"]["resolution"]
+    if strategy.noise:
+        return [noise_image(open_image(split, t["source_index"]).size, t["seed"]) for t in batch]
     superclass = p["finetune"]["superclass"] or split["superclass"]
     prompts = [strategy.prompt(t["target_class"], split["classes"], superclass, with_tokens) for t in batch]
     call = dict(steps=syn["steps"], guidance=syn["guidance"], resolution=res)
@@ -98,6 +102,13 @@ def render_batch(p: dict, split: dict, pipe, strategy, with_tokens: bool, batch:
     images = pipeline_call(pipe, prompts, [t["seed"] for t in batch], **call,
                            images=[s.resize((res, res), resample=3) for s in sources], strength=batch[0]["strength"])
     return [im.resize(s.size, resample=3) for im, s in zip(images, sources)]
+
+
+def noise_image(size: tuple[int, int], seed: int) -> Image.Image:
+    """Uniform RGB noise of ``size``, a pure function of ``seed`` (the noise-mix control's image)."""
+    import numpy as np
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    return Image.fromarray(pixels, "RGB")
 
 
 class Translator:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 import json
 
+BUNDLED = "bundled:"
+
 
 def backbone_problem(name: str, kwargs: dict, weights: str | None = None) -> str | None:
     """Why ``train.backbone`` / ``train.weights`` / ``train.model_kwargs`` cannot build a classifier, or None."""
@@ -27,9 +29,24 @@ def _timm_problem(name: str, weights: str | None) -> str | None:
         tags = timm.list_pretrained(f"{arch}.*")[:10]
         return (f"train.backbone = {name!r}: timm has no weights tagged {tag!r} for {arch}; "
                 f"valid: {', '.join(tags) or 'none (drop the tag)'}")
+    if weights is not None and weights.startswith(BUNDLED):
+        from ..models.classifiers import BUNDLED_CLASSIFIERS, bundled_config
+        if weights[len(BUNDLED):] not in BUNDLED_CLASSIFIERS:
+            return (f"train.weights = {weights!r} is not a bundled classifier; valid: "
+                    f"{', '.join(BUNDLED + n for n in BUNDLED_CLASSIFIERS)}")
+        try:
+            built = bundled_config(weights)["architecture"]
+        except (OSError, ValueError, KeyError) as exc:
+            return (f"train.weights = {weights!r}: its folder cannot be read ({type(exc).__name__}); rebuild it "
+                    f"with python -m diffmix_utils.models.pretrain_classifier "
+                    f"diffmix_utils/models/bundled/{weights[len(BUNDLED):]}")
+        if name != built:
+            return f"train.weights = {weights!r} holds {built} weights; set train.backbone: {built}"
+        return None
     if weights is not None:
-        return (f"train.weights = {weights!r} applies to torchvision:<name> backbones only; for timm "
-                f"choose the weights with a tag, e.g. {arch}.tv_in1k")
+        return (f"train.weights = {weights!r} applies to torchvision:<name> backbones and to bundled:<name> "
+                f"classifiers (e.g. bundled:toy-regnet); for timm choose the weights with a tag, e.g. "
+                f"{arch}.tv_in1k")
     return None
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from ..data.registry import DATASET_NAMES as DATASETS
 
 STRATEGIES = ("none", "diff-mix", "diff-aug", "diff-gen", "real-mix", "real-aug", "real-gen",
-              "ti-mix", "ti-aug")
+              "ti-mix", "ti-aug", "noise-mix")
 FINETUNE_MODES = ("joint", "ti_then_lora", "ti_only", "lora_only")
 BUNDLED_MODELS = ("tiny-sd",)
 # hub ids that were deleted, and their maintained copies (runwayml's SD-1.5 went in September 2024)
@@ -102,7 +102,8 @@ SCHEMA: dict[str, Any] = {
                              choices=("no", "fp16", "bf16")),
     },
     "synthesize": {
-        "strategy": F("diff-mix", "str", "synthesis strategy ('none' = real data only)",
+        "strategy": F("diff-mix", "str", "synthesis strategy ('none' = real data only; 'noise-mix' = a "
+                      "control: uniform noise images with diff-mix's labels)",
                       choices=STRATEGIES),
         "strength": F(0.7, "float", "img2img strength s", low=0.0, high=1.0, low_open=True),
         "strength_choices": F(None, "list[float]", "draw s per task uniformly from this list "
@@ -159,6 +160,9 @@ SCHEMA: dict[str, Any] = {
         "p": F(0.1, "float", "probability of replacing a real sample by a synthetic one",
                low=0.0, high=1.0),
         "gamma": F(0.5, "float", "soft label exponent: weight of the target class is s^gamma", low=0.0, high=100.0),
+        "label_toward": F("target", "str", "the class a synthetic image's weight s^gamma goes to: target "
+                          "(Diff-Mix) or source (a control: the labels point the wrong way)",
+                          choices=("target", "source")),
         "kappa": F(1.0, "float", "soft label scale (the reference's later code used 0.9)",
                    low=0.0, high=1.0, low_open=True),
         "num_workers": F(0, "int", "DataLoader workers", low=0),
@@ -192,6 +196,8 @@ SCHEMA: dict[str, Any] = {
         "formats": F(["png", "pdf"], "list[str]", "figure file formats", choices=("png", "pdf", "svg")),
         "dpi": F(150, "int", "PNG resolution", low=50, high=600),
         "figures_dir": F("figures", "str", "figures go to <figures_dir>/<name>/"),
+        "claims": F(False, "bool", "report variants named <claim>/<arm> per claim: a table and a figure of "
+                    "paired differences (from the baseline; controls from the method they break) each"),
     },
     "sweep": F({}, "dict", "dotted key -> list of values; the runs are the product"),
     "variants": F([], "variants", "named bundles of dotted-key overrides ({name: ..., train.cutmix: 0.1, ...}), "

@@ -20,22 +20,23 @@ def _pools(p: dict) -> list[tuple[dict, object]]:
     return [(m, artifacts.synthesis_dir(m)) for m in artifacts.stage_jobs(p, "synthesize")]
 
 
-def _planned(folder) -> list[dict]:
-    import csv
-    path = folder / "plan.csv"
-    if not path.is_file():
-        return []
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+def _split(p: dict) -> dict:
+    return ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+
+
+def _planned(m: dict, split: dict) -> list[dict]:
+    """The tasks of a member's pool: a pure function of the parameters and the split (``plan``)."""
+    from .plan import plan_tasks
+    return plan_tasks(m, split)
 
 
 def plan_table(p: dict) -> pd.DataFrame:
     """One row per pool: strategy, strength(s), multiplier, images planned and written, images per
     second of the run that made it (model loading and worker start-up included), and its folder."""
-    rows = []
+    rows, split = [], _split(p)
     for m, folder in _pools(p):
         sy = m["synthesize"]
-        planned = _planned(folder)
+        planned = _planned(m, split)
         written = sum((folder / r["path"]).is_file() for r in planned)
         done = artifacts.read_json(folder / "done.json") if artifacts.is_done(folder) else {}
         strengths = sorted({float(r["strength"]) for r in planned}) or [sy["strength"]]
@@ -51,11 +52,11 @@ def plan_table(p: dict) -> pd.DataFrame:
 def balance(p: dict):
     """Heatmap of how many synthetic images go from each source class (rows) to each target class
     (columns), summed over the run's pools: Diff-Mix's pairs should cover the off-diagonal evenly."""
-    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    split = _split(p)
     n = len(split["classes"])
     counts, strategies = np.zeros((n, n), dtype=int), set()
-    for m, folder in _pools(p):
-        for r in _planned(folder):
+    for m, _ in _pools(p):
+        for r in _planned(m, split):
             counts[int(r["source_class"]), int(r["target_class"])] += 1
             strategies.add(m["synthesize"]["strategy"])
     import seaborn as sns
@@ -80,7 +81,7 @@ def translations(p: dict, columns: int = 6):
     finished = [(m, f) for m, f in _pools(p) if artifacts.is_done(f)]
     if not finished:
         return "no finished pool yet: run the synthesis step above"
-    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    split = _split(p)
     return translation_grid(split, [f for _, f in finished], None, [], 110, columns)
 
 

@@ -52,9 +52,9 @@ def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device
     lanes = worker_threads(p, device, processes, len(todo))
     with cpu_threads(syn["cpu_threads"] if on_cpu else None):
         pipe, with_tokens = load_strategy_pipeline(p, strategy, device)
-    if syn["compile"]:  # static shapes: a batch's kernels never depend on what ran before it
+    if syn["compile"] and pipe is not None:  # static shapes: a batch's kernels never depend on what ran before it
         pipe.unet = torch.compile(pipe.unet, dynamic=False)
-    pipes = [pipe] + [lane_pipeline(pipe) for _ in range(lanes - 1)]
+    pipes = [pipe] + [lane_pipeline(pipe) if pipe is not None else None for _ in range(lanes - 1)]
     bar, lock = progress.bar(total=sum(map(len, todo)), desc=desc, unit="img"), threading.Lock()
 
     def render_and_write(lane: int, batch: list[dict]) -> None:
@@ -160,4 +160,5 @@ def run_synthesis(p: dict) -> Path | None:
 
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
-    return [run_synthesis(m) for m in progress.members(artifacts.stage_jobs(p, "synthesize"), "synthesize")]
+    return [run_synthesis(m) for m in progress.members(artifacts.stage_jobs(p, "synthesize"), "synthesize",
+                                                               lambda m: artifacts.is_done(artifacts.synthesis_dir(m)))]

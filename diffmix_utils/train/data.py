@@ -46,7 +46,7 @@ class RealWithSynthetic(Dataset):
 
     def __init__(self, split: dict, indices: list[int], transform, synthetic: list[dict] | None = None,
                  synthetic_root: Path | None = None, p: float = 0.0, gamma: float = 0.5, kappa: float = 1.0,
-                 seed: int = 0, sampling: str = "uniform", skip_bad_images: bool = False):
+                 seed: int = 0, sampling: str = "uniform", skip_bad_images: bool = False, toward: str = "target"):
         if sampling not in SAMPLINGS:
             raise ValueError(f"train.synthetic_sampling = {sampling!r} is not valid; valid: {', '.join(SAMPLINGS)}")
         self.split, self.indices, self.transform = split, indices, transform
@@ -57,7 +57,7 @@ class RealWithSynthetic(Dataset):
         # per-row paths and soft labels computed once: the synthetic path costs no more than a decode
         self.syn_paths = [str(Path(synthetic_root) / r["path"]) for r in self.synthetic]
         self.syn_labels = [soft_label(r["source_class"], r["target_class"], r["strength"], self.num_classes,
-                                      gamma, kappa) for r in self.synthetic]
+                                      gamma, kappa, toward) for r in self.synthetic]
         self.by_target, self.target_prob = None, None
         if sampling == "tail" and self.synthetic:
             self.by_target = {}

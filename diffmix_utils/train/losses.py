@@ -24,12 +24,14 @@ LDAM_MAX_MARGIN, LDAM_SCALE = 0.5, 30.0
 
 
 def soft_label(source: int, target: int, strength: float, num_classes: int, gamma: float,
-               kappa: float = 1.0) -> torch.Tensor:
-    """The Diff-Mix soft label of a synthetic image."""
+               kappa: float = 1.0, toward: str = "target") -> torch.Tensor:
+    """The Diff-Mix soft label of a synthetic image: weight s^gamma on the target class and the rest on
+    the source. ``toward="source"`` is the control that swaps the two (the labels point the wrong way)."""
     y = torch.zeros(num_classes)
     w = strength ** gamma if source != target else 1.0
-    y[target] += kappa * w
-    y[source] += kappa * (1.0 - w)
+    heavy, light = (target, source) if toward == "target" else (source, target)
+    y[heavy] += kappa * w
+    y[light] += kappa * (1.0 - w)
     return y
 
 

@@ -117,7 +117,8 @@ def run_training(p: dict) -> Path:
     train_tf, eval_tf = classifier_transforms(tr["image_size"])
     synthetic, root = synthetic_rows(p)
     train_set = RealWithSynthetic(split, split["train"], train_tf, synthetic, root, tr["p"], tr["gamma"],
-                                  tr["kappa"], p["seed"], tr["synthetic_sampling"], tr["skip_bad_images"])
+                                  tr["kappa"], p["seed"], tr["synthetic_sampling"], tr["skip_bad_images"],
+                                  tr["label_toward"])
     evals = {part: (RealWithSynthetic(split, split[part], eval_tf), tr["batch_size"], tr["num_workers"])
              for part in ("val", "test") if split[part]}
     counts, num_classes = class_counts(split), len(split["classes"])
@@ -198,7 +199,7 @@ def run_training(p: dict) -> Path:
     result = summarize(metrics)
     result.update({"member": p.get("member", "main"), "strategy": p["synthesize"]["strategy"],
                    "strength": p["synthesize"]["strength"], "seed": p["seed"], "p": tr["p"],
-                   "gamma": tr["gamma"], "backbone": tr["backbone"], "image_size": tr["image_size"],
+                   "gamma": tr["gamma"], "label_toward": tr["label_toward"], "backbone": tr["backbone"], "image_size": tr["image_size"],
                    "model_kwargs": tr["model_kwargs"], "weights": tr["weights"],
                    "num_train": len(split["train"]),
                    "num_synthetic": len(synthetic), "loss": tr["loss"], "reweight": tr["reweight"],
@@ -224,4 +225,5 @@ def run_stage(p: dict, before_filter: bool = False) -> list:
     baselines the classifier filter scores with); ``before_filter``: only those."""
     jobs = artifacts.stage_jobs(p, "train")
     return [run_training(m) for m in progress.members(
-        [m for m in jobs if not before_filter or artifacts.filter_dir(m) is None], "train")]
+        [m for m in jobs if not before_filter or artifacts.filter_dir(m) is None], "train",
+        lambda m: artifacts.is_done(artifacts.train_dir(m)))]

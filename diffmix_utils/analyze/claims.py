@@ -1,0 +1,144 @@
+"""Claims: a parameter file's variants named ``<claim>/<arm>`` reported per claim, with paired
+statistics (``analyze.claims: true``; ``params/toy_paper.yaml`` is the example).
+
+For each claim: one row per arm with its mean test accuracy (epoch chosen on validation) and
+worst-group accuracy where the data have groups, its paired difference from the baseline of the
+same data and seeds (``paired``: 95 % t-interval over seeds, and a verdict), and, for the controls,
+the paired difference from the method they break: an arm with ``train.label_toward: source`` is
+compared with the same run pointing its labels at the target, and ``noise-mix`` with ``diff-mix``.
+A member shared by two arms (e.g. s = 0.7 in a strength sweep and in a method comparison) is
+trained once and reported in both. Each claim gets a table (CSV + Markdown) and a figure of the
+paired differences with their intervals.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pandas as pd
+
+from .. import artifacts, params
+from .paired import t_interval, verdict
+
+
+def claim_members(p: dict) -> dict[str, dict[str, list[dict]]]:
+    """{claim: {arm: [members, one per seed]}} from variants named ``claim/arm``."""
+    claims: dict[str, dict[str, list[dict]]] = {}
+    for v in p["variants"]:
+        claim, _, arm = v["name"].partition("/")
+        if arm:
+            claims.setdefault(claim, {})[arm] = params.expand_sweep({**p, "variants": [v]})
+    return claims
+
+
+def control_partner(m: dict) -> dict | None:
+    """The run a control breaks (labels toward the target; diff-mix for noise-mix), or None."""
+    partner = copy.deepcopy(m)
+    if m["train"]["label_toward"] == "source":
+        partner["train"]["label_toward"] = "target"
+    elif m["synthesize"]["strategy"] == "noise-mix":
+        partner["synthesize"]["strategy"] = "diff-mix"
+    else:
+        return None
+    return partner
+
+
+def _result(m: dict) -> dict | None:
+    folder = artifacts.train_dir(m)
+    return artifacts.read_json(folder / "result.json") if artifacts.is_done(folder) else None
+
+
+def _metric(r: dict | None, key: str) -> float:
+    v = None if r is None else r.get(key)
+    return float("nan") if v is None else 100 * float(v)
+
+
+METRICS = {"acc": "test_acc_at_best_val", "worst_group": "test_worst_group_acc_at_best_val"}
+
+
+def _paired(members: list[dict], partner, key: str) -> dict:
+    diffs = []
+    for m in members:
+        other = partner(m)
+        if other is not None:
+            diffs.append(_metric(_result(m), key) - _metric(_result(other), key))
+    mean, low, high = t_interval(diffs)
+    pairs = sum(d == d for d in diffs)
+    return {"diff": mean, "low": low, "high": high, "pairs": pairs, "verdict": verdict(low, high)}
+
+
+def claim_table(arms: dict[str, list[dict]]) -> pd.DataFrame:
+    """One row per arm of a claim (see the module doc); accuracies and differences in points."""
+    rows = []
+    for arm, members in arms.items():
+        results = [_result(m) for m in members]
+        m0 = members[0]
+        row = {"arm": arm, "strategy": m0["synthesize"]["strategy"],
+               "strength": None if m0["synthesize"]["strategy"] == "none" else m0["synthesize"]["strength"],
+               "seeds": sum(r is not None for r in results)}
+        for short, key in METRICS.items():
+            values = pd.Series([_metric(r, key) for r in results])
+            if values.notna().any():
+                row[f"{short} mean"], row[f"{short} std"] = round(values.mean(), 2), round(values.std(ddof=1), 2)
+                if m0["synthesize"]["strategy"] != "none":
+                    base = _paired(members, params.baseline_of, key)
+                    row.update(_columns(f"{short} vs baseline", base))
+                if control_partner(m0) is not None:
+                    row.update(_columns(f"{short} vs {_partner_name(m0)}", _paired(members, control_partner, key)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _partner_name(m: dict) -> str:
+    return "labels toward target" if m["train"]["label_toward"] == "source" else "diff-mix"
+
+
+def _columns(what: str, d: dict) -> dict:
+    """``<what> Δ``, its 95 % interval ``<what> low`` / ``high`` and ``<what> verdict``."""
+    r = (lambda x: x if x != x else round(x, 2))
+    return {f"{what} Δ": r(d["diff"]), f"{what} low": r(d["low"]), f"{what} high": r(d["high"]),
+            f"{what} verdict": d["verdict"]}
+
+
+def claim_figure(claim: str, table: pd.DataFrame, base: Path | None, formats: list[str], dpi: int):
+    """Paired differences from the baseline (and, for controls, from the method they break) with
+    their 95 % intervals, per arm; against s when the arms differ only in strength."""
+    from matplotlib.figure import Figure
+
+    from ..inline import Inline
+    metric = "worst_group" if "worst_group vs baseline Δ" in table else "acc"
+    label = {"acc": "test accuracy", "worst_group": "worst-group accuracy"}[metric]
+    arms = table[table.strategy != "none"].reset_index(drop=True)
+    fig = Figure(figsize=(max(4.5, 0.8 * len(arms) + 1.5), 3.3))
+    ax = fig.subplots()
+    by_strength = arms.strategy.nunique() == 1 and arms.strength.nunique() == len(arms) > 2
+    x = arms.strength.to_numpy(float) if by_strength else pd.Series(range(len(arms))).to_numpy(float)
+    against = [c[len(metric) + 1:-2] for c in arms if c.startswith(f"{metric} vs ") and c.endswith(" Δ")]
+    for k, what in enumerate(against):  # "vs baseline", "vs diff-mix", ...
+        col = f"{metric} {what}"
+        if arms[f"{col} Δ"].isna().all():
+            continue
+        mean, low, high = arms[f"{col} Δ"], arms[f"{col} low"].fillna(arms[f"{col} Δ"]), \
+            arms[f"{col} high"].fillna(arms[f"{col} Δ"])
+        shift = 0 if by_strength else 0.12 * (k - (len(against) - 1) / 2)
+        ax.errorbar(x + shift, mean, yerr=[mean - low, high - mean], fmt="o", capsize=4, color=f"C{3 * k}",
+                    label=what, mfc="none")
+    ax.axhline(0, color="gray", lw=1)
+    if not by_strength:
+        ax.set_xticks(range(len(arms)), arms.arm, rotation=30, ha="right", fontsize=7)
+    ax.set_xlabel("translation strength s" if by_strength else "")
+    ax.set_ylabel(f"Δ {label} (points)")
+    seeds = int(table.seeds.min()) if len(table) else 0
+    ax.set_title(f"{claim}: paired difference, 95 % interval over {seeds} seeds\n"
+                 "(an interval across 0: no difference detected)", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    if base is None:
+        return Inline(fig)
+    paths = []
+    for fmt in formats:
+        path = Path(f"{base}.{fmt}")
+        artifacts.atomic_write(path, lambda t, fmt=fmt: fig.savefig(t, format=fmt, dpi=dpi, bbox_inches="tight"))
+        paths.append(path)
+    return paths
