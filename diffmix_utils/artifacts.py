@@ -9,6 +9,7 @@ once its ``done.json`` exists, which is written last.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -26,7 +27,7 @@ _NOT_SHAPING = {"data": {"download"},
                                "filter", "filter_model", "filter_fraction"},  # the filter has its own key
                 "train": {"num_workers", "num_processes"}}
 # Keys added after stores existed: at these values they leave the hash out, so finished folders keep their keys.
-_HASHED_ONLY_OFF_DEFAULT = {"train": {"label_toward": "target"}}
+_HASHED_ONLY_OFF_DEFAULT = {"train": {"label_toward": "target", "eval_every": 1}}
 MANIFEST_COLUMNS = ["task", "path", "strategy", "source_class", "target_class", "source_index",
                     "strength", "seed"]
 SCORE_COLUMNS = ["task", "score", "kept"]
@@ -91,7 +92,17 @@ def scores_key(pool_key: str, scorer: str, model: str, fraction: float) -> str:
 
 
 def train_key(p: dict) -> str:
-    return stable_hash([split_key(p), filter_key(p) or synthesis_key(p), _section(p, "train"), p["seed"]])
+    weights = p["train"]["weights"]
+    bundled = [_bundled_digest(weights)] if weights and weights.startswith("bundled:") else []  # rebuilt weights: new key
+    return stable_hash([split_key(p), filter_key(p) or synthesis_key(p), _section(p, "train"), p["seed"], *bundled])
+
+
+@functools.lru_cache(maxsize=None)
+def _bundled_digest(weights: str) -> str:
+    """Content hash of a bundled classifier's weights file (so retraining it is a different run)."""
+    from .models.classifiers import BUNDLED_DIR
+    path = BUNDLED_DIR / weights.split(":", 1)[1] / "model.safetensors"
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
 
 
 def store(p: dict) -> Path:

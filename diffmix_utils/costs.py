@@ -177,7 +177,7 @@ def estimate(p: dict) -> list[str]:
         exact &= ok
         n, sy = pool_size(m["synthesize"], n_train), m["synthesize"]
         strategy = get_strategy(sy["strategy"])
-        if strategy.noise:  # the noise control runs no model
+        if strategy.control:  # the controls run no model
             continue
         strengths = sy["strength_choices"] or [sy["strength"]]
         for s in strengths:

@@ -39,13 +39,16 @@ def say(line: str) -> None:
 
 
 def members(jobs: list[dict], stage: str, done: Callable[[dict], bool] | None = None) -> Iterator[dict]:
-    """Yield ``jobs`` (member parameter dicts) one by one, announcing "[stage k/n] what" (and
-    "already complete" for a job ``done`` says is finished)."""
+    """Yield ``jobs`` (member parameter dicts) one by one, announcing "[stage k/n] what" for each that
+    needs work; the ones ``done`` says are finished are counted in one line, not listed."""
+    finished = [done is not None and done(m) for m in jobs]
+    if any(finished):
+        say(f"[{stage}] {sum(finished)} of {len(jobs)} already complete")
     try:
-        for k, m in enumerate(jobs, 1):
+        for k, (m, skip) in enumerate(zip(jobs, finished), 1):
             _current["tag"] = f" {k}/{len(jobs)}" if len(jobs) > 1 else ""
-            finished = done is not None and done(m)
-            say(f"[{stage}{_current['tag']}] {_describe(m)}" + (": already complete" if finished else ""))
+            if not skip:
+                say(f"[{stage}{_current['tag']}] {_describe(m)}")
             yield m
     finally:
         _current["tag"] = ""

@@ -19,10 +19,15 @@ drawn independently of the source (inter-class "mix") or equals it (intra-class 
 | ti-mix   | base + TI tokens   | img2img, target drawn      | s        |
 | ti-aug   | base + TI tokens   | img2img, target = source   | s        |
 | noise-mix| none (a control)   | uniform noise, target drawn| s        |
+| oracle-mix| toybirds renderer (a control) | the target class drawn on the source's background | s |
 
-``noise-mix`` is a control, not a method: the diff-mix plan and soft labels on images of pure
-uniform noise (one per task, seeded by it). Training with it at the same p must not help; if it
-did, the gain of a real strategy could come from label smoothing or regularisation alone.
+``noise-mix`` and ``oracle-mix`` are controls, not methods, with the diff-mix plan and soft labels.
+``noise-mix`` trains on images of pure uniform noise (one per task, seeded by it): it must not
+help; if it did, a real strategy's gain could come from label smoothing or regularisation alone.
+``oracle-mix`` (toybirds only) renders what a perfect translation would be: the target class's bird,
+drawn by the dataset's own renderer, on the source image's background. It tests the kit's plumbing
+end to end: with perfect images the pool's source and target, the labels and the images fed to
+training must move the numbers (labels toward the source must hurt).
 
 Diff-Mix: Wang et al., "Enhance Image Classification via Inter-Class Image Mixup with Diffusion
 Model", CVPR 2024. Real-Aug at s = 0.1 is Real-Guidance (He et al., ICLR 2023); ti-aug with a
@@ -42,7 +47,7 @@ class Strategy:
     tokens: bool          # prompt with learned <class_i> tokens (else the class name)
     img2img: bool         # translate a real source image (else text-to-image)
     inter_class: bool     # target class drawn independently of the source class
-    noise: bool = False   # a control: uniform noise images, no model
+    control: str | None = None  # "noise" (uniform noise) or "oracle" (toybirds renderer): no model
 
     def prompt(self, target: int, classes: list[str], superclass: str, have_tokens: bool = True) -> str:
         """"a photo of a <class_j> bird"; the class name when no tokens were learned (lora_only)."""
@@ -63,7 +68,8 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("real-gen", lora=False, tokens=False, img2img=False, inter_class=False),
     Strategy("ti-mix", lora=False, tokens=True, img2img=True, inter_class=True),
     Strategy("ti-aug", lora=False, tokens=True, img2img=True, inter_class=False),
-    Strategy("noise-mix", lora=False, tokens=False, img2img=True, inter_class=True, noise=True),
+    Strategy("noise-mix", lora=False, tokens=False, img2img=True, inter_class=True, control="noise"),
+    Strategy("oracle-mix", lora=False, tokens=False, img2img=True, inter_class=True, control="oracle"),
 )}
 
 

@@ -48,18 +48,25 @@ def test_the_controls_swap_the_label_and_replace_the_image():
     from diffmix_utils.strategies import get_strategy
     noise = get_strategy("noise-mix")
     assert not noise.needs_finetune and load_strategy_pipeline({}, noise, "cpu") == (None, False)
-    split = {"items": [{"path": None}], "classes": ["a", "b"]}
     a, b = noise_image((16, 12), 3), noise_image((16, 12), 3)
     assert a.size == (16, 12) and a.tobytes() == b.tobytes() != noise_image((16, 12), 4).tobytes()
-    import diffmix_utils.models.translate as translate
-    original = translate.open_image
-    translate.open_image = lambda split, i: a  # the source only gives the size
-    try:
-        out = render_batch({"synthesize": {}, "model": {"resolution": 64}}, split, None, noise,
-                           False, [{"source_index": 0, "seed": 3}])
-    finally:
-        translate.open_image = original
-    assert out[0].tobytes() == a.tobytes()
+
+
+def test_the_oracle_control_draws_the_target_class_on_the_source_background(tmp_path):
+    from conftest import tiny_params
+
+    from diffmix_utils.data import ensure_split, open_image, toybirds
+    from diffmix_utils.models.translate import render_batch
+    from diffmix_utils.strategies import get_strategy
+    p = tiny_params(tmp_path, synthesize={"strategy": "oracle-mix"})
+    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    source = split["train"][0]
+    task = {"source_index": source, "target_class": 3, "seed": 12345, "strength": 0.7}
+    image = render_batch(p, split, None, get_strategy("oracle-mix"), False, [task])[0]
+    expected, kind = toybirds.render_image(3, "oracle", 12345, 64, split["items"][source]["background"])
+    assert image.size == open_image(split, source).size and image.tobytes() == expected.tobytes()
+    with pytest.raises(params.ParamsError, match="oracle-mix"):
+        params.resolve({"data": {"dataset": "cub", "root": str(tmp_path)}, "synthesize": {"strategy": "oracle-mix"}})
 
 
 def _claims_params(tmp_path) -> dict:

@@ -32,6 +32,10 @@ def test_summary_selects_on_val_and_labels_the_paper_protocol():
     r = summarize(m)
     assert (r["best_epoch"], r["test_acc_at_best_val"], r["test_acc_final"], r["test_acc_best"]) == (2, 0.6, 0.8, 0.9)
     assert "selected on test" in r["test_acc_best_note"]
+    sparse = [{"epoch": 1, "train_loss": 2.0}, {"epoch": 2, "val_acc": 0.6, "test_acc": 0.5},  # eval_every 2
+              {"epoch": 3, "train_loss": 1.0}, {"epoch": 4, "val_acc": 0.5, "test_acc": 0.7}]
+    r = summarize(sparse)
+    assert (r["best_epoch"], r["test_acc_at_best_val"], r["test_acc_final"], r["test_acc_best"]) == (2, 0.5, 0.7, 0.7)
 
 
 @pytest.fixture(scope="module")

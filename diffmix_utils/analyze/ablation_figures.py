@@ -50,7 +50,7 @@ def accuracy_vs_key(table: pd.DataFrame, key: str, base: Path, formats: list[str
     bars = key in BAR_KEYS
     width = 0.8 / max(len(series), 1)
     for i, (name, g) in enumerate(series.items()):
-        a, color = axes[i], palette[i]
+        a, color = axes[i], palette[i % len(palette)]
         values = sorted(data[key].unique()) if bars else None
         if bars:
             xs = np.array([values.index(v) for v in g[key]]) + (i - (len(series) - 1) / 2) * width

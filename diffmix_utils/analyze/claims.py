@@ -105,7 +105,7 @@ def claim_figure(claim: str, table: pd.DataFrame, base: Path | None, formats: li
     their 95 % intervals, per arm; against s when the arms differ only in strength."""
     from matplotlib.figure import Figure
 
-    from ..inline import Inline
+    from .figures import save
     metric = "worst_group" if "worst_group vs baseline Δ" in table else "acc"
     label = {"acc": "test accuracy", "worst_group": "worst-group accuracy"}[metric]
     arms = table[table.strategy != "none"].reset_index(drop=True)
@@ -134,11 +134,4 @@ def claim_figure(claim: str, table: pd.DataFrame, base: Path | None, formats: li
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    if base is None:
-        return Inline(fig)
-    paths = []
-    for fmt in formats:
-        path = Path(f"{base}.{fmt}")
-        artifacts.atomic_write(path, lambda t, fmt=fmt: fig.savefig(t, format=fmt, dpi=dpi, bbox_inches="tight"))
-        paths.append(path)
-    return paths
+    return save(fig, base, formats, dpi)

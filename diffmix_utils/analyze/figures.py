@@ -10,27 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .. import artifacts  # noqa: E402
-from ..data import open_image, read_image  # noqa: E402
-from ..inline import Inline  # noqa: E402
+from ..data import open_image  # noqa: E402
+from ..pool_figures import filter_grid, save, translation_grid  # noqa: E402,F401  (shared with 02/03's reports)
 
 METRIC = "test_acc_at_best_val"
 GEN_STRATEGIES = {"diff-gen", "real-gen"}
-
-
-def save(fig, base: Path | None, formats: list[str], dpi: int):
-    """Write ``fig`` as ``base.<fmt>`` per format (atomically); returns the paths. With ``base`` None
-    nothing is written and the figure comes back as ``inline.Inline`` (for a stage's notebook)."""
-    if base is None:
-        plt.close(fig)  # off pyplot's list, so a notebook shows it once, from the Inline
-        return Inline(fig, dpi)
-    paths = []
-    for fmt in formats:
-        path = Path(f"{base}.{fmt}")
-        artifacts.atomic_write(path, lambda t, fmt=fmt: fig.savefig(t, format=fmt, dpi=dpi, bbox_inches="tight"))
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def accuracy_vs_strength(table: pd.DataFrame, base: Path, formats: list[str], dpi: int) -> list[Path]:
@@ -88,38 +72,6 @@ def _paired_errorbar(ax, x, g: pd.DataFrame, color, name: str) -> None:
     ax.plot(clear.strength if "strength" in clear else x[clear.index], clear["diff_vs_baseline"], "o", color=color)
 
 
-def translation_grid(split: dict, pools: list[Path], base: Path, formats: list[str], dpi: int,
-                     columns: int = 6) -> list[Path]:
-    """Row 0: real source images; one row per synthetic pool (e.g. per strength): the same tasks."""
-    rows = [artifacts.read_manifest(f) for f in pools]
-    rows = sorted(zip(rows, pools), key=lambda rp: rp[0][0]["strength"])
-    img2img = [r for r in rows[0][0] if r["source_index"] >= 0][:columns]
-    n_rows = len(rows) + (1 if img2img else 0)
-    tasks = img2img or rows[0][0][:columns]
-    fig, axes = plt.subplots(n_rows, len(tasks), figsize=(1.3 * len(tasks), 1.4 * n_rows), squeeze=False)
-    for c, task in enumerate(tasks):
-        r0 = 0
-        if img2img:
-            axes[0, c].imshow(open_image(split, task["source_index"]))
-            axes[0, c].set_title(f"{task['source_class']}→{task['target_class']}", fontsize=7)
-            r0 = 1
-        for r, (manifest, folder) in enumerate(rows):
-            match = next((m for m in manifest if m["task"] == task["task"]), None)
-            if match is not None:
-                axes[r0 + r, c].imshow(read_image(folder / match["path"]))
-    for r in range(n_rows):
-        for c in range(len(tasks)):
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
-    if img2img:
-        axes[0, 0].set_ylabel("source", fontsize=7)
-    for r, (manifest, _) in enumerate(rows):
-        axes[(1 if img2img else 0) + r, 0].set_ylabel(f"{manifest[0]['strategy']}\ns={manifest[0]['strength']:g}",
-                                                      fontsize=7)
-    fig.suptitle("source class → target class", fontsize=8)
-    return save(fig, base, formats, dpi)
-
-
 PROGRESSIVE_STRENGTHS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 
 
@@ -156,28 +108,4 @@ def progressive_translation(p: dict, base: Path, formats: list[str], dpi: int, s
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{strategy}: progressive translation toward the next class", fontsize=8)
-    return save(fig, base, formats, dpi)
-
-
-def filter_grid(folder: Path, scores: Path, base: Path, formats: list[str], dpi: int, count: int = 8) -> list[Path]:
-    """The filter's lowest-scored (row 1) and highest-scored (row 2) images of the pool ``folder``,
-    with their scores from the filter folder ``scores``."""
-    marks = artifacts.read_scores(scores)
-    rows = [{**r, **marks[r["task"]]} for r in artifacts.read_manifest(folder)]
-    if not rows:
-        return []
-    ranked = sorted(rows, key=lambda r: (r["score"], r["task"]))
-    count = min(count, len(ranked) // 2)
-    fig, axes = plt.subplots(2, count, figsize=(1.3 * count, 3.0), squeeze=False)
-    for r, (label, picked) in enumerate((("lowest (dropped)", ranked[:count]), ("highest", ranked[::-1][:count]))):
-        for c, row in enumerate(picked):
-            ax = axes[r, c]
-            ax.imshow(read_image(folder / row["path"]))
-            ax.set_title(f"{row['source_class']}→{row['target_class']} {row['score']:.2f}"
-                         + ("" if row["kept"] else " ✗"), fontsize=6)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r, 0].set_ylabel(label, fontsize=7)
-    first = rows[0]
-    fig.suptitle(f"filter scores of the {first['strategy']} pool (s={first['strength']:g}); ✗ = not kept", fontsize=8)
     return save(fig, base, formats, dpi)

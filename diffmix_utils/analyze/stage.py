@@ -21,10 +21,13 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in str(name))
 
 
-def _result_figures(table: pd.DataFrame, out: Path, fmt: list[str], dpi: int) -> list[Path]:
-    """Accuracy vs s (one figure per variant when there are several) and vs every ablated key."""
+def _result_figures(table: pd.DataFrame, out: Path, fmt: list[str], dpi: int, claims: bool = False) -> list[Path]:
+    """Accuracy vs s (one figure per variant when there are several) and vs every ablated key; with
+    ``analyze.claims`` the claims' own figures replace them (variants there are arms, not ablations)."""
     from . import ablation_figures, figures
-    written = []
+    written = ablation_figures.gamma_curves(out / "soft_label_gamma_curves", fmt, dpi)
+    if claims:
+        return written
     groups = [(None, table)] if "variant" not in table or table.variant.nunique() <= 1 else \
         [(v, g) for v, g in table.groupby("variant")] + ([(None, table[table.variant.isna()])]
                                                         if table.variant.isna().any() else [])
@@ -34,7 +37,6 @@ def _result_figures(table: pd.DataFrame, out: Path, fmt: list[str], dpi: int) ->
             written += figures.accuracy_vs_strength(g, out / name, fmt, dpi)
     for key in ablation_figures.swept_keys(table):
         written += ablation_figures.accuracy_vs_key(table, key, out / f"accuracy_vs_{_slug(key)}", fmt, dpi)
-    written += ablation_figures.gamma_curves(out / "soft_label_gamma_curves", fmt, dpi)
     return written
 
 
@@ -101,7 +103,7 @@ def run_analysis(p: dict) -> list[Path]:
     written += write_table(table, out, "results")
     written += write_table(environment_table(results), out, "environment")
     fmt, dpi = p["analyze"]["formats"], p["analyze"]["dpi"]
-    written += _result_figures(table, out, fmt, dpi)
+    written += _result_figures(table, out, fmt, dpi, p["analyze"]["claims"])
     if p["analyze"]["claims"]:
         written += _claims(p, out, fmt, dpi)
     split = load_split(artifacts.split_path(p))

@@ -5,10 +5,11 @@
 
 The paper fine-tunes ImageNet-pretrained ResNet-50s on its fine-grained sets; nothing can be
 downloaded here, so the kit pretrains a small timm RegNet (regnetx_002, 2.3 M parameters) on kit-rendered *generic* birds (the
-fine-tune model's pretraining renderer, ``models.pretrain.render_pair``: ten body colours, four head
-colours, either tail, five backgrounds) labelled with a generic task, body colour × background (50
-classes). It learns colours, shapes and scenes but never toybirds' classes, which differ in head
-colour and tail as well: as ImageNet knows birds but not CUB's species.
+fine-tune model's pretraining renderer: its palette, either tail, five backgrounds) labelled with a
+generic task, body colour × head colour × tail (24 classes, the background a nuisance), drawn only
+from colours toybirds' classes do not use (six body colours, red and yellow heads). It learns where
+a bird's distinguishing parts are and that colour and tail matter, but never sees a toybirds class:
+as ImageNet knows birds but not CUB's species.
 
 Images are rendered once (a pure function of the seed) into memory; training is SGD with a cosine
 schedule and the classifier transforms the train stage uses. The weights are saved as
@@ -30,24 +31,34 @@ from tqdm.auto import tqdm
 BACKGROUNDS = ("grass", "sand", "forest", "sea", "lake")
 
 
+def generic_attributes() -> tuple[list[str], list[str]]:
+    """Body and head colours of the pretraining birds: the fine-tune model's palette without the
+    colours toybirds' classes use, so no toybirds class is ever seen."""
+    from ..data import toybirds
+    from .pretrain import HEADS, PALETTE
+    bodies = [c for c in PALETTE if c.capitalize() not in toybirds.BODY]
+    heads = [c for c in HEADS if c.capitalize() not in toybirds.HEAD]
+    return bodies, heads
+
+
 def render_task(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` generic birds (uint8 NCHW) and their labels body colour × background."""
-    from PIL import ImageDraw, ImageFilter
-    from PIL import Image
+    """``n`` generic birds (uint8 NCHW) labelled body colour × head colour × tail, on any background."""
+    from PIL import Image, ImageDraw, ImageFilter
 
     from ..data import toybirds
     from .pretrain import HEADS, PALETTE
     rng = np.random.default_rng(seed)
-    bodies, images, labels = list(PALETTE), np.empty((n, size, size, 3), np.uint8), np.empty(n, np.int64)
+    bodies, heads = generic_attributes()
+    images, labels = np.empty((n, size, size, 3), np.uint8), np.empty(n, np.int64)
     for i in tqdm(range(n), desc="render", leave=False):
-        body, head, tail = rng.integers(len(bodies)), rng.choice(list(HEADS)), rng.choice(toybirds.TAIL)
-        bg = int(rng.integers(len(BACKGROUNDS)))
+        body, head, tail = int(rng.integers(len(bodies))), int(rng.integers(len(heads))), int(rng.integers(2))
         big = size * 4
-        img = toybirds.render_background(rng, BACKGROUNDS[bg], big)
-        toybirds.draw_bird(ImageDraw.Draw(img), PALETTE[bodies[body]], HEADS[head], tail, big * rng.uniform(0.3, 0.7),
-                           big * rng.uniform(0.4, 0.6), big * rng.uniform(0.12, 0.22), int(rng.choice([-1, 1])))
+        img = toybirds.render_background(rng, BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))], big)
+        toybirds.draw_bird(ImageDraw.Draw(img), PALETTE[bodies[body]], HEADS[heads[head]], toybirds.TAIL[tail],
+                           big * rng.uniform(0.3, 0.7), big * rng.uniform(0.4, 0.6), big * rng.uniform(0.12, 0.22),
+                           int(rng.choice([-1, 1])))
         images[i] = np.asarray(img.filter(ImageFilter.GaussianBlur(1.2)).resize((size, size), Image.LANCZOS))
-        labels[i] = body * len(BACKGROUNDS) + bg
+        labels[i] = (body * len(heads) + head) * 2 + tail
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
 
 
@@ -72,7 +83,8 @@ def pretrain(out: Path, steps: int, images: int, batch: int, size: int, arch: st
 
     from ..atomic import atomic_dir
     torch.manual_seed(seed)
-    classes = 10 * len(BACKGROUNDS)
+    bodies, heads = generic_attributes()
+    classes = len(bodies) * len(heads) * 2
     x, y = render_task(images, size, seed)
     x_test, y_test = render_task(2000, size, seed + 1)
     model = timm.create_model(arch, num_classes=classes)
@@ -94,7 +106,8 @@ def pretrain(out: Path, steps: int, images: int, batch: int, size: int, arch: st
         pred = torch.cat([model(_normalise(x_test[i:i + 256])).argmax(1) for i in range(0, len(x_test), 256)])
     accuracy = float((pred == y_test).float().mean())
     config = {"architecture": arch, "image_size": size, "num_classes": classes,
-              "task": "body colour (10) x background (5) of kit-rendered generic birds",
+              "task": f"body colour ({len(bodies)}) x head colour ({len(heads)}) x tail (2) of kit-rendered "
+                      "generic birds on any background, no colour of toybirds' classes",
               "train_images": images, "steps": steps, "batch_size": batch, "seed": seed,
               "held_out_accuracy": round(accuracy, 4), "seconds": round(time.time() - start, 1)}
     weights = {k: v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()

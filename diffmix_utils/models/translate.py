@@ -51,7 +51,7 @@ def load_strategy_pipeline(p: dict, strategy, device: str, merge_lora: bool = Tr
     """The pipeline a strategy needs (fine-tuned, tokens only, or base) and whether it has the tokens;
     ``merge_lora=False`` leaves the LoRA as a separate branch, as the reference runs it."""
     kind = "img2img" if strategy.img2img else "txt2img"
-    if strategy.noise:  # a control: no model at all
+    if strategy.control:  # a control: no model at all
         return None, False
     check_finetune(p, strategy)
     pipe = load_pipeline(p["model"]["base"], artifacts.store(p), kind, device, dtype=synthesis_dtype(p, device),
@@ -91,8 +91,8 @@ def render_batch(p: dict, split: dict, pipe, strategy, with_tokens: bool, batch:
     """One pipeline call for tasks that share a strength: each task's own prompt and seed; img2img
     sources are resized to ``model.resolution`` and the results back to the source size."""
     syn, res = p["synthesize"], p["model"]["resolution"]
-    if strategy.noise:
-        return [noise_image(open_image(split, t["source_index"]).size, t["seed"]) for t in batch]
+    if strategy.control:
+        return [control_image(strategy.control, split, t) for t in batch]
     superclass = p["finetune"]["superclass"] or split["superclass"]
     prompts = [strategy.prompt(t["target_class"], split["classes"], superclass, with_tokens) for t in batch]
     call = dict(steps=syn["steps"], guidance=syn["guidance"], resolution=res)
@@ -102,6 +102,18 @@ def render_batch(p: dict, split: dict, pipe, strategy, with_tokens: bool, batch:
     images = pipeline_call(pipe, prompts, [t["seed"] for t in batch], **call,
                            images=[s.resize((res, res), resample=3) for s in sources], strength=batch[0]["strength"])
     return [im.resize(s.size, resample=3) for im, s in zip(images, sources)]
+
+
+def control_image(control: str, split: dict, task: dict) -> Image.Image:
+    """A control strategy's image for ``task``, the size of its source: uniform noise (``noise``) or
+    the target class rendered by toybirds on the source's background (``oracle``)."""
+    source = open_image(split, task["source_index"])
+    if control == "noise":
+        return noise_image(source.size, task["seed"])
+    from ..data import toybirds
+    background = split["items"][task["source_index"]]["background"]
+    image, _ = toybirds.render_image(task["target_class"], "oracle", task["seed"] % 2**31, source.size[0], background)
+    return image
 
 
 def noise_image(size: tuple[int, int], seed: int) -> Image.Image:

@@ -11,7 +11,7 @@ from typing import Any
 from ..data.registry import DATASET_NAMES as DATASETS
 
 STRATEGIES = ("none", "diff-mix", "diff-aug", "diff-gen", "real-mix", "real-aug", "real-gen",
-              "ti-mix", "ti-aug", "noise-mix")
+              "ti-mix", "ti-aug", "noise-mix", "oracle-mix")
 FINETUNE_MODES = ("joint", "ti_then_lora", "ti_only", "lora_only")
 BUNDLED_MODELS = ("tiny-sd",)
 # hub ids that were deleted, and their maintained copies (runwayml's SD-1.5 went in September 2024)
@@ -102,8 +102,9 @@ SCHEMA: dict[str, Any] = {
                              choices=("no", "fp16", "bf16")),
     },
     "synthesize": {
-        "strategy": F("diff-mix", "str", "synthesis strategy ('none' = real data only; 'noise-mix' = a "
-                      "control: uniform noise images with diff-mix's labels)",
+        "strategy": F("diff-mix", "str", "synthesis strategy ('none' = real data only; controls: 'noise-mix' "
+                      "uniform noise, 'oracle-mix' (toybirds) the target drawn on the source's background, "
+                      "both with diff-mix's labels)",
                       choices=STRATEGIES),
         "strength": F(0.7, "float", "img2img strength s", low=0.0, high=1.0, low_open=True),
         "strength_choices": F(None, "list[float]", "draw s per task uniformly from this list "
@@ -151,6 +152,8 @@ SCHEMA: dict[str, Any] = {
         "pretrained": F(False, "bool", "load pretrained weights (timm hub or torchvision; from the local cache)"),
         "image_size": F(64, "int", "classifier input size", low=16, high=2048),
         "epochs": F(2, "int", "training epochs", low=1, high=100_000),
+        "eval_every": F(1, "int", "evaluate val and test every N epochs and after the last (model selection "
+                        "picks among the evaluated epochs)", low=1, high=100_000),
         "batch_size": F(32, "int", "batch size", low=1, high=65536),
         "lr": F(0.05, "float", "SGD learning rate", low=0.0, low_open=True, high=100.0),
         "momentum": F(0.9, "float", "SGD momentum", low=0.0, high=1.0),

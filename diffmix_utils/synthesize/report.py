@@ -77,7 +77,7 @@ def balance(p: dict):
 def translations(p: dict, columns: int = 6):
     """The translation grid: real source images (row 0) and, per finished pool, the same tasks
     translated (one row per strategy and strength)."""
-    from ..analyze.figures import translation_grid
+    from ..pool_figures import translation_grid
     finished = [(m, f) for m, f in _pools(p) if artifacts.is_done(f)]
     if not finished:
         return "no finished pool yet: run the synthesis step above"
@@ -88,7 +88,7 @@ def translations(p: dict, columns: int = 6):
 def filter_extremes(p: dict, count: int = 8):
     """Per filtered pool (first seed): the filter's lowest-scored images (the ones it drops first) and
     highest-scored ones, with their scores; shown after the filter step of ``03_train``."""
-    from ..analyze.figures import filter_grid
+    from ..pool_figures import filter_grid
     done = [m for m in artifacts.stage_jobs(p, "filter") if artifacts.is_done(artifacts.filter_dir(m))]
     shown = [filter_grid(artifacts.synthesis_dir(m), artifacts.filter_dir(m), None, [], 110, count)
              for m in done if m["seed"] == done[0]["seed"]][:3]

@@ -64,13 +64,14 @@ def breakdown(pred: np.ndarray, labels: np.ndarray, items: list[dict], train_cou
 
 def summarize(metrics: list[dict]) -> dict:
     """Honest (epoch chosen on val) and paper-protocol (best on test) figures from the epoch log."""
-    has_val = "val_acc" in metrics[0]
-    best = max(range(len(metrics)), key=lambda i: (metrics[i]["val_acc"] if has_val else 0, -i))
+    evaluated = [i for i, m in enumerate(metrics) if "test_acc" in m or "val_acc" in m]  # train.eval_every
+    has_val = any("val_acc" in metrics[i] for i in evaluated)
+    best = max(evaluated, key=lambda i: (metrics[i]["val_acc"] if has_val else 0, -i))
     chosen = metrics[best]
     out = {"val_acc": chosen.get("val_acc"), "best_epoch": chosen["epoch"],
            "test_acc_at_best_val": chosen.get("test_acc") if has_val else None,
            "test_acc_final": metrics[-1].get("test_acc"),
-           "test_acc_best": max(m.get("test_acc", 0) for m in metrics),
+           "test_acc_best": max(metrics[i].get("test_acc", 0) for i in evaluated),
            "test_acc_best_note": "paper protocol: best test accuracy over epochs (selected on test)"}
     for key in ("test_worst_group_acc", "test_group_acc", "test_many_acc", "test_medium_acc", "test_few_acc",
                 "test_class_acc"):

@@ -52,11 +52,12 @@ def learning_curves(p: dict):
         kind = label(m).rsplit(" · ", 1)[0]
         style = dict(color=colors(kinds.index(kind) % 10), ls=["-", "--", ":", "-."][seeds.index(m["seed"]) % 4], lw=1.2)
         loss_ax.plot(epochs, [r["train_loss"] for r in rows], **style)
-        if "val_acc" in rows[0]:
-            val = [100 * r["val_acc"] for r in rows]
-            val_ax.plot(epochs, val, **style, label=label(m))
+        evaluated = [r for r in rows if "val_acc" in r]  # every epoch, or every train.eval_every
+        if evaluated:
+            val = [100 * r["val_acc"] for r in evaluated]
+            val_ax.plot([r["epoch"] for r in evaluated], val, **style, label=label(m))
             best = max(range(len(val)), key=lambda i: (val[i], -i))  # the selection rule of result.json
-            val_ax.plot(epochs[best], val[best], "o", color=style["color"], ms=4)
+            val_ax.plot(evaluated[best]["epoch"], val[best], "o", color=style["color"], ms=4)
     loss_ax.set(xlabel="epoch", ylabel="training loss (soft-label cross-entropy)", title="training loss")
     val_ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy (● = chosen epoch)")
     for ax in (loss_ax, val_ax):

@@ -188,9 +188,11 @@ def run_training(p: dict) -> Path:
         row = {"epoch": epoch + 1, "train_loss": round(total_loss / n, 5), "synthetic_fraction": round(n_syn / n, 4),
                "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - start, 2),
                "skipped_images": int(skipped)}
-        row.update(_evaluate(model, evals, split, acc, counts, thresholds))
+        evaluate = (epoch + 1) % tr["eval_every"] == 0 or epoch + 1 == tr["epochs"]
+        if evaluate:
+            row.update(_evaluate(model, evals, split, acc, counts, thresholds))
         metrics.append(row)
-        if acc.is_main_process:
+        if acc.is_main_process and evaluate:  # a resume restarts after the last evaluated epoch
             _checkpoint(out, model, optimizer, schedule, epoch + 1, metrics)
         acc.wait_for_everyone()
 
