@@ -17,7 +17,7 @@ from conftest import tiny_params
     ({"backbone": "torchvision:no_such_net"}, "is not a torchvision model"),
     ({"backbone": "torchvision:vit_b_16", "weights": "IMAGENET1K_SWAG"},
      "valid: IMAGENET1K_V1, IMAGENET1K_SWAG_E2E_V1"),
-    ({"backbone": "resnet50", "weights": "IMAGENET1K_V1"}, "applies to torchvision:<name> backbones only"),
+    ({"backbone": "resnet50", "weights": "IMAGENET1K_V1"}, "applies to torchvision:<name> backbones and to bundled:<name> classifiers"),
 ])
 def test_backbones_and_weights_are_validated(train, message):
     with pytest.raises(params.ParamsError, match=message):

@@ -37,7 +37,7 @@ def test_the_synthesis_and_training_reports_read_a_real_sweep(finetuned):
     from diffmix_utils.synthesize import report as pools
     from diffmix_utils.train import report as training
     from conftest import tiny_params
-    p = tiny_params(finetuned[0]["workdir"], synthesize={"filter": "classifier", "filter_fraction": 0.25},
+    p = tiny_params(finetuned[0]["workdir"], synthesize={"filter": "classifier", "filter_fraction": 0.3},
                     sweep={"synthesize.strategy": ["none", "diff-mix"], "synthesize.strength": [0.5, 0.9]})
     assert "no classifier" in training.learning_curves(p)  # nothing trained yet: a sentence, not an error
     synthesize.run_stage(p)
