@@ -1,6 +1,6 @@
 """Fidelity benchmark: does Diff-Mix work in miniature on toybirds? Prints figures; asserts nothing.
 
-    python benchmarks/fidelity.py [params/demo.yaml] [--sources 100] [--strengths 0.1 0.3 0.5 0.7 0.9 1.0]
+    python benchmarks/fidelity.py [params/benchmark.yaml] [--sources 100] [--strengths 0.1 0.3 0.5 0.7 0.9 1.0]
 
 Fine-tunes the parameter file's model with the kit's own fine-tune stage (cached), translates
 held-out test images toward other classes at each strength, scores them with the toybirds
@@ -40,7 +40,7 @@ def plot(report: dict, base, formats) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file", nargs="?", default="params/demo.yaml")
+    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
     ap.add_argument("--sources", type=int, default=100)
     ap.add_argument("--strengths", type=float, nargs="+", default=[0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

@@ -1,6 +1,6 @@
 """Fine-tune speed on this machine: optimizer steps/s of the kit's fine-tune stage.
 
-    python benchmarks/finetune_speed.py [params/demo.yaml] [--steps 60] [--checkpoint-every 0]
+    python benchmarks/finetune_speed.py [params/benchmark.yaml] [--steps 60] [--checkpoint-every 0]
 
 Runs the parameter file's fine-tune (model, resolution, batch, mode) for ``--steps`` steps in a
 temporary work folder and prints steps/s and images/s, excluding model loading (timed from the
@@ -20,7 +20,7 @@ from diffmix_utils.finetune import run_finetune
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file", nargs="?", default="params/demo.yaml")
+    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--checkpoint-every", type=int, default=0)
     args = ap.parse_args(argv)

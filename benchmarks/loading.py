@@ -1,9 +1,9 @@
 """Data-loading throughput of the training set: synthetic replacement (p = 0.5) vs real only.
 
-    python benchmarks/loading.py [params/demo.yaml] [--repeats 5] [--p 0.5]
+    python benchmarks/loading.py [params/benchmark.yaml] [--repeats 5] [--p 0.5]
 
 Uses the first Diff-Mix member of the parameter file whose synthetic pool is complete (run
-``make demo`` first), iterates one epoch of the training DataLoader (train transforms, the file's
+its synthesize stage first), iterates one epoch of the training DataLoader (train transforms, the file's
 batch size and workers) for each setting, alternating settings ``--repeats`` times in one
 process, and prints images/s and the synthetic path's cost relative to real only. Asserts nothing.
 """
@@ -27,14 +27,14 @@ from _timing import alternate, report
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file", nargs="?", default="params/demo.yaml")
+    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--p", type=float, default=0.5)
     args = ap.parse_args(argv)
     members = [m for m in params.expand_sweep(params.load(args.params_file))
                if m["synthesize"]["strategy"] != "none" and artifacts.is_done(artifacts.synthesis_dir(m))]
     if not members:
-        print(f"no complete synthetic pool for {args.params_file}: run its synthesize stage first (make demo)")
+        print(f"no complete synthetic pool for {args.params_file}: run its synthesize stage first (python -m diffmix_utils.run params/benchmark.yaml --only synthesize)")
         return 1
     p, tr = members[0], members[0]["train"]
     split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")

@@ -1,6 +1,6 @@
 """Synthesis throughput: the kit's synthesis stage vs the reference's one pipeline call per image.
 
-    python benchmarks/synthesis_speed.py [params/demo.yaml] [--images 192] [--repeats 2] [--compile]
+    python benchmarks/synthesis_speed.py [params/benchmark.yaml] [--images 192] [--repeats 2] [--compile]
                                          [--set synthesize.batch_size=48]
 
 Every setting makes the same number of images from the parameter file's synthesis settings (its
@@ -96,7 +96,7 @@ def kit_generation(p: dict, pipes: list, with_tokens: bool, threads: int | None)
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file", nargs="?", default="params/demo.yaml")
+    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
     ap.add_argument("--images", type=int, default=192)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--strength", type=float, default=0.7)
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
                            multiplier=args.images / len(split["train"]))
     strategy = get_strategy(p["synthesize"]["strategy"])
     if strategy.needs_finetune:
-        run_finetune(p)  # reused from the store when the demo has made it
+        run_finetune(p)  # reused from the store when a run of the file has made it
     syn, device = p["synthesize"], pick_device(p["device"])
     batches = len(make_batches(plan_tasks(p, split), syn["batch_size"]))
     processes = process_count(p, device, batches)

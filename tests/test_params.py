@@ -112,7 +112,7 @@ def test_cli_plan_runs_nothing(tmp_path):
     r = _run_cli(str(ROOT / "params" / "demo.yaml"), "--plan", "--set", f"workdir={tmp_path / 'runs'}",
                  cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "8 sweep member(s)" in r.stdout and "synthesize 3 job(s)" in r.stdout.replace("  ", " ")
+    assert "15 sweep member(s)" in r.stdout and "synthesize 2 job(s)" in r.stdout.replace("  ", " ")
     assert not (tmp_path / "runs" / "demo").exists()
 
 
@@ -188,6 +188,6 @@ def test_the_notebook_summary_shows_what_differs_and_the_stage_settings():
     from pathlib import Path
     p = params.load(Path(__file__).parent.parent / "params" / "demo.yaml")
     table = params.summary(p, "synthesize")
-    assert table.loc["finetune.steps", "value"] == "600" and table.loc["synthesize.strategy", "value"] == "diff-mix"
-    assert table.loc["members", "value"] == "8" and "sweep: seed" in table.index
+    assert table.loc["finetune.steps", "value"] == "400" and table.loc["synthesize.strategy", "value"] == "diff-mix"
+    assert table.loc["members", "value"] == "15" and "sweep: seed" in table.index
     assert "data.dataset" not in table.index and len(table) < 20  # the defaults stay out
