@@ -37,7 +37,8 @@ def test_the_synthesis_and_training_reports_read_a_real_sweep(finetuned):
     from diffmix_utils.synthesize import report as pools
     from diffmix_utils.train import report as training
     from conftest import tiny_params
-    p = tiny_params(finetuned[0]["workdir"], synthesize={"filter": "classifier", "filter_fraction": 0.3},
+    # seeds 7: no other test makes these pools or classifiers in the shared store (the fine-tune is shared)
+    p = tiny_params(finetuned[0]["workdir"], seed=7, synthesize={"filter": "classifier", "filter_fraction": 0.3, "seed": 7},
                     sweep={"synthesize.strategy": ["none", "diff-mix"], "synthesize.strength": [0.5, 0.9]})
     assert "no classifier" in training.learning_curves(p)  # nothing trained yet: a sentence, not an error
     synthesize.run_stage(p)
@@ -54,8 +55,9 @@ def test_the_synthesis_and_training_reports_read_a_real_sweep(finetuned):
     assert _png_size(pools.filter_extremes(p))[0] > 200
     train.run_stage(p)
     table = training.member_table(p)
-    assert len(table) == 3 and table["test acc % (chosen on val)"].between(0, 100).all()
-    assert table.loc["baseline · seed 0", "synthetic images"] == 0
+    assert set(table.index) == {"baseline · seed 7", "diff-mix s=0.5 · seed 7", "diff-mix s=0.9 · seed 7"}
+    assert table["test acc % (chosen on val)"].between(0, 100).all()
+    assert table.loc["baseline · seed 7", "synthetic images"] == 0
     curves = training.learning_curves(p)
     assert len(curves.figure.axes[1].get_legend().get_texts()) == 3
     heat = training.per_class_accuracy(p)
