@@ -84,6 +84,10 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             if len(pairs):
                 out = out.merge(pairs.rename(columns=names), on=keys, how="left")
     out = out.sort_values(["variant", "strategy", "strength"], na_position="first").reset_index(drop=True)
+    # the headline first: the val-chosen accuracy, its spread, and its paired difference from the baseline
+    first = keys + ["seeds", "val_acc", "test_acc_at_best_val", "test_acc_at_best_val_std",
+                    *PAIRED_COLUMNS["test_acc_at_best_val"].values()]
+    out = out[[c for c in first if c in out] + [c for c in out if c not in first]]
     return out if out["variant"].notna().any() else out.drop(columns=["variant"])
 
 
