@@ -42,14 +42,26 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 @contextmanager
-def atomic_dir(folder: Path) -> Iterator[Path]:
-    """Yield a temp folder beside ``folder``; when the block ends it replaces ``folder``."""
+def atomic_dir(folder: Path, keep_existing: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside ``folder``; when the block ends it replaces ``folder``.
+
+    ``keep_existing``: the content is a pure function of its inputs (a rendered dataset), so when
+    another process finished ``folder`` meanwhile, its copy is kept and this one discarded: never
+    removed under a reader."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        if keep_existing:
+            try:
+                os.rename(tmp, folder)  # fails when another process's folder is already there
+            except OSError:
+                if not folder.is_dir():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+            return
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)

@@ -92,6 +92,20 @@ def test_atomic_outputs_have_normal_permissions(tmp_path):
     assert f.stat().st_mode & 0o777 == 0o644 and (tmp_path / "d").stat().st_mode & 0o777 == 0o755
 
 
+def test_a_folder_another_process_finished_is_kept_not_removed_under_its_readers(tmp_path):
+    from diffmix_utils.atomic import atomic_dir
+    target = tmp_path / "rendered"
+    with atomic_dir(target, keep_existing=True) as mine:
+        (mine / "x").write_text("mine")
+        target.mkdir()  # meanwhile another process finishes the same folder
+        (target / "x").write_text("theirs")
+    assert (target / "x").read_text() == "theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["rendered"]  # our copy discarded, no temp left
+    with atomic_dir(target) as again:  # the default still replaces
+        (again / "x").write_text("new")
+    assert (target / "x").read_text() == "new"
+
+
 def test_background_shift_correlates_in_train_and_flips_in_test(tmp_path):
     from diffmix_utils.data import create_dataset
     data = {"num_classes": 8, "image_size": 32, "train_per_class": 20, "test_per_class": 5,

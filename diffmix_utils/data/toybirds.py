@@ -128,7 +128,7 @@ def ensure_rendered(folder: Path, num_classes: int, train_per_class: int, test_p
     folder = Path(folder)
     if (folder / "metadata.csv").is_file():
         return folder
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, keep_existing=True) as tmp:  # two processes may render at once (ranks)
         rows = []
         for split, n in (("train", train_per_class), ("test", test_per_class)):
             for c in range(num_classes):
