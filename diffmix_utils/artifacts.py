@@ -100,8 +100,8 @@ def train_key(p: dict) -> str:
 @functools.lru_cache(maxsize=None)
 def _bundled_digest(weights: str) -> str:
     """Content hash of a bundled classifier's weights file (so retraining it is a different run)."""
-    from .models.classifiers import BUNDLED_DIR
-    path = BUNDLED_DIR / weights.split(":", 1)[1] / "model.safetensors"
+    from .models.classifiers import bundled_folder
+    path = bundled_folder(weights) / "model.safetensors"
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
 
 
@@ -115,6 +115,12 @@ def run_dir(p: dict) -> Path:
 
 def split_path(p: dict) -> Path:
     return store(p) / "splits" / f"{p['data']['dataset']}-{split_key(p)}.json"
+
+
+def open_split(p: dict) -> dict:
+    """The split file every stage of ``p`` reads (train / val / test indices), made atomically on first use."""
+    from .data import ensure_split
+    return ensure_split(split_path(p), p["data"], store(p) / "datasets")
 
 
 def dataset_cache(p: dict, key: str) -> Path:

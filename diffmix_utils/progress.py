@@ -6,14 +6,18 @@ starts) nobody watches the notebook while it executes, so the bar and the member
 kernel process's own stderr: the runner's terminal, where a newcomer sees what each stage is doing.
 A terminal that is not a TTY (a CI log, a file) gets a line every 30 seconds instead of redraws.
 
-``members(jobs, stage)`` yields the jobs of a stage and announces each ("[train 3/8] diff-mix
-s=0.3 · seed 0"); the bars opened meanwhile carry the same "3/8" in their description.
+``members(jobs, stage)`` yields the jobs of a stage and announces each that needs work ("[train 3/8]
+diff-mix s=0.3 · seed 0"; the finished ones, whose folder is complete, in one count line); the bars
+opened meanwhile carry the same "3/8" in their description. ``describe`` names a member the same way
+in the reports.
 """
 from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
+
+from . import artifacts
 
 ENV = "DIFFMIX_TERMINAL_PROGRESS"
 _current = {"tag": ""}
@@ -24,9 +28,10 @@ def to_terminal() -> bool:
     return os.environ.get(ENV) == "1" and sys.__stderr__ is not None
 
 
-def _describe(m: dict) -> str:
+def describe(m: dict, baseline: str = "baseline (real only)") -> str:
+    """A member's short name: its variant, its strategy (and strength where it applies), its seed."""
     sy = m["synthesize"]
-    what = "baseline (real only)" if sy["strategy"] == "none" else f"{sy['strategy']} s={sy['strength']:g}"
+    what = baseline if sy["strategy"] == "none" else f"{sy['strategy']} s={sy['strength']:g}"
     return (f"{m['variant']}: " if m.get("variant") else "") + f"{what} · seed {m['seed']}"
 
 
@@ -38,17 +43,17 @@ def say(line: str) -> None:
         print(line, flush=True)
 
 
-def members(jobs: list[dict], stage: str, done: Callable[[dict], bool] | None = None) -> Iterator[dict]:
-    """Yield ``jobs`` (member parameter dicts) one by one, announcing "[stage k/n] what" for each that
-    needs work; the ones ``done`` says are finished are counted in one line, not listed."""
-    finished = [done is not None and done(m) for m in jobs]
+def members(jobs: list[dict], stage: str) -> Iterator[dict]:
+    """Yield ``jobs`` (member parameter dicts of ``stage``) one by one, announcing "[stage k/n] what"
+    for each that needs work; those whose folder is already complete are counted in one line."""
+    finished = [artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in jobs]
     if any(finished):
         say(f"[{stage}] {sum(finished)} of {len(jobs)} already complete")
     try:
         for k, (m, skip) in enumerate(zip(jobs, finished), 1):
             _current["tag"] = f" {k}/{len(jobs)}" if len(jobs) > 1 else ""
             if not skip:
-                say(f"[{stage}{_current['tag']}] {_describe(m)}")
+                say(f"[{stage}{_current['tag']}] {describe(m)}")
             yield m
     finally:
         _current["tag"] = ""

@@ -168,7 +168,6 @@ def test_plan_class_distribution():
 def test_bad_inputs_stop_before_anything_is_written(finetuned, tmp_path, monkeypatch):
     import pytest
 
-    from diffmix_utils.synthesize import stage as synthesize
     p, ft = finetuned
     m = params.expand_sweep(tiny_params(p["workdir"], synthesize={"strategy": "diff-mix", "seed": 5}))[0]
     out = artifacts.synthesis_dir(m)
@@ -181,8 +180,8 @@ def test_bad_inputs_stop_before_anything_is_written(finetuned, tmp_path, monkeyp
     finally:
         (tmp_path / lora.name).rename(lora)
     assert not out.exists()
-    real = synthesize.ensure_split
-    monkeypatch.setattr(synthesize, "ensure_split", lambda *a: (lambda s: {**s, "train": [
+    real = artifacts.open_split
+    monkeypatch.setattr(artifacts, "open_split", lambda *a: (lambda s: {**s, "train": [
         i for i in s["train"] if s["items"][i]["label"] != 2]})(real(*a)))
     with pytest.raises(ValueError, match=r"class 2 \('.*'\) has no training image"):
         run_synthesis(m)

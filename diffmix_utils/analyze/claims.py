@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import artifacts, params
-from .paired import t_interval, verdict
+from .paired import round2, t_interval, verdict
 
 
 def claim_members(p: dict) -> dict[str, dict[str, list[dict]]]:
@@ -43,9 +43,12 @@ def control_partner(m: dict) -> dict | None:
     return partner
 
 
-def _result(m: dict) -> dict | None:
+def _result(m: dict, cache: dict) -> dict | None:
+    """``result.json`` of a member's classifier (None while it is not finished), read once per table."""
     folder = artifacts.train_dir(m)
-    return artifacts.read_json(folder / "result.json") if artifacts.is_done(folder) else None
+    if folder not in cache:
+        cache[folder] = artifacts.read_json(folder / "result.json") if artifacts.is_done(folder) else None
+    return cache[folder]
 
 
 def _metric(r: dict | None, key: str) -> float:
@@ -56,22 +59,21 @@ def _metric(r: dict | None, key: str) -> float:
 METRICS = {"acc": "test_acc_at_best_val", "worst_group": "test_worst_group_acc_at_best_val"}
 
 
-def _paired(members: list[dict], partner, key: str) -> dict:
+def _paired(members: list[dict], partner, key: str, cache: dict) -> dict:
     diffs = []
     for m in members:
         other = partner(m)
         if other is not None:
-            diffs.append(_metric(_result(m), key) - _metric(_result(other), key))
+            diffs.append(_metric(_result(m, cache), key) - _metric(_result(other, cache), key))
     mean, low, high = t_interval(diffs)
-    pairs = sum(d == d for d in diffs)
-    return {"diff": mean, "low": low, "high": high, "pairs": pairs, "verdict": verdict(low, high)}
+    return {"diff": mean, "low": low, "high": high, "verdict": verdict(low, high)}
 
 
 def claim_table(arms: dict[str, list[dict]]) -> pd.DataFrame:
     """One row per arm of a claim (see the module doc); accuracies and differences in points."""
-    rows = []
+    rows, cache = [], {}
     for arm, members in arms.items():
-        results = [_result(m) for m in members]
+        results = [_result(m, cache) for m in members]
         m0 = members[0]
         row = {"arm": arm, "strategy": m0["synthesize"]["strategy"],
                "strength": None if m0["synthesize"]["strategy"] == "none" else m0["synthesize"]["strength"],
@@ -83,10 +85,10 @@ def claim_table(arms: dict[str, list[dict]]) -> pd.DataFrame:
             if values.notna().any():
                 row[f"{short} mean"], row[f"{short} std"] = round(values.mean(), 2), round(values.std(ddof=1), 2)
                 if m0["synthesize"]["strategy"] != "none":
-                    base = _paired(members, params.baseline_of, key)
+                    base = _paired(members, params.baseline_of, key, cache)
                     row.update(_columns(f"{short} vs baseline", base))
                 if control_partner(m0) is not None:
-                    row.update(_columns(f"{short} vs {_partner_name(m0)}", _paired(members, control_partner, key)))
+                    row.update(_columns(f"{short} vs {_partner_name(m0)}", _paired(members, control_partner, key, cache)))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -97,8 +99,7 @@ def _partner_name(m: dict) -> str:
 
 def _columns(what: str, d: dict) -> dict:
     """``<what> Δ``, its 95 % interval ``<what> low`` / ``high`` and ``<what> verdict``."""
-    r = (lambda x: x if x != x else round(x, 2))
-    return {f"{what} Δ": r(d["diff"]), f"{what} low": r(d["low"]), f"{what} high": r(d["high"]),
+    return {f"{what} Δ": round2(d["diff"]), f"{what} low": round2(d["low"]), f"{what} high": round2(d["high"]),
             f"{what} verdict": d["verdict"]}
 
 

@@ -39,7 +39,7 @@ def accuracy_vs_strength(table: pd.DataFrame, base: Path, formats: list[str], dp
             ax.plot(ref.strength, ref.reference_acc, "o--", mfc="none", color=palette[i],
                     label=f"{name} (reference)")
         if paired:
-            _paired_errorbar(dax, g.strength, g, palette[i], name)
+            _paired_errorbar(dax, g, palette[i], name)
     for j, (_, r) in enumerate(table[table.strategy.isin(GEN_STRATEGIES | {"none"})].iterrows()):
         label = "baseline (real only)" if r.strategy == "none" else r.strategy
         color = "gray" if r.strategy == "none" else palette[-1 - j]
@@ -63,13 +63,13 @@ def accuracy_vs_strength(table: pd.DataFrame, base: Path, formats: list[str], dp
     return save(fig, base, formats, dpi)
 
 
-def _paired_errorbar(ax, x, g: pd.DataFrame, color, name: str) -> None:
-    """Mean paired difference with its 95 % interval (hollow where the interval holds zero)."""
+def _paired_errorbar(ax, g: pd.DataFrame, color, name: str) -> None:
+    """Mean paired difference with its 95 % interval (filled where the interval leaves out zero)."""
     low, high = g["diff_ci95_low"], g["diff_ci95_high"]
     yerr = [(g["diff_vs_baseline"] - low).fillna(0).clip(lower=0), (high - g["diff_vs_baseline"]).fillna(0).clip(lower=0)]
-    ax.errorbar(x, g["diff_vs_baseline"], yerr=yerr, marker="o", capsize=3, color=color, label=name, mfc="none")
+    ax.errorbar(g.strength, g["diff_vs_baseline"], yerr=yerr, marker="o", capsize=3, color=color, label=name, mfc="none")
     clear = g[(low > 0) | (high < 0)]
-    ax.plot(clear.strength if "strength" in clear else x[clear.index], clear["diff_vs_baseline"], "o", color=color)
+    ax.plot(clear.strength, clear["diff_vs_baseline"], "o", color=color)
 
 
 PROGRESSIVE_STRENGTHS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)

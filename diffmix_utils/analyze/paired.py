@@ -64,10 +64,11 @@ def paired_differences(results: pd.DataFrame, keys: list[str], metric: str = "te
                  if b in by_dir.index and not pd.isna(a) and not pd.isna(by_dir[b])]
         mean, low, high = t_interval(diffs)
         rows.append({**dict(zip(present, group if isinstance(group, tuple) else (group,))),
-                     "diff": _round(mean), "ci95_low": _round(low), "ci95_high": _round(high),
+                     "diff": round2(mean), "ci95_low": round2(low), "ci95_high": round2(high),
                      "pairs": len(diffs), "verdict": verdict(low, high)})
     return pd.DataFrame(rows)
 
 
-def _round(x: float) -> float:
+def round2(x: float) -> float:
+    """``x`` to 2 decimals (NaN stays NaN)."""
     return x if math.isnan(x) else round(x, 2)

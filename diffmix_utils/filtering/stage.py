@@ -61,5 +61,4 @@ def run_filter(p: dict) -> Path | None:
 
 def run_stage(p: dict) -> list:
     """Filter every pool of the parameter set that has a filter (one folder per pool, scorer, fraction)."""
-    return [run_filter(m) for m in progress.members(artifacts.stage_jobs(p, "filter"), "filter",
-                                                         lambda m: artifacts.is_done(artifacts.filter_dir(m)))]
+    return [run_filter(m) for m in progress.members(artifacts.stage_jobs(p, "filter"), "filter")]

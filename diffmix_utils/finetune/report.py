@@ -12,13 +12,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import artifacts
-from ..data import ensure_split, open_image
+from ..data import open_image
 from ..inline import Inline
 from .stage import TOKEN_TEMPLATE
-
-
-def _split(p: dict) -> dict:
-    return ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
 
 
 def _blank(ax) -> None:
@@ -28,7 +24,7 @@ def _blank(ax) -> None:
 
 def training_images(p: dict, per_class: int = 4, max_classes: int = 8):
     """A grid of training images: one row per class, labelled with its name and its token."""
-    split = _split(p)
+    split = artifacts.open_split(p)
     classes = split["classes"][:max_classes]
     by_class = {c: [i for i in split["train"] if split["items"][i]["label"] == c][:per_class]
                 for c in range(len(classes))}
@@ -74,7 +70,7 @@ def real_vs_generated(p: dict, images: int = 3, max_classes: int = 4):
     from ..strategies import finetuned_generation
     mode = p["finetune"]["mode"]
     strategy = finetuned_generation(mode)
-    split = _split(p)
+    split = artifacts.open_split(p)
     pipe, with_tokens = load_strategy_pipeline(p, strategy, pick_device(p["device"]))
     classes = split["classes"][:max_classes]
     fig = Figure(figsize=(1.2 * 2 * images + 1.4, 1.3 * len(classes)))

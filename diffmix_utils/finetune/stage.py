@@ -35,7 +35,7 @@ from torchvision import transforms as T
 
 from .. import artifacts, distributed, progress, provenance
 from ..atomic import atomic_dir
-from ..data import ensure_split, open_image
+from ..data import open_image
 from ..models.base import load_components, pick_device
 from ..strategies import PROMPT_TEMPLATE  # the synthesis prompts use the same template
 from .checkpoints import load_latest, restore_rng, rng_state, save_checkpoint
@@ -126,8 +126,8 @@ def run_finetune(p: dict) -> Path:
     if artifacts.is_done(out):
         print(f"fine-tune already complete: {out}")
         return out
-    ft, store = p["finetune"], artifacts.store(p)
-    split = ensure_split(artifacts.split_path(p), p["data"], store / "datasets")
+    ft = p["finetune"]
+    split = artifacts.open_split(p)
     work = out.parent / f"{out.name}.work"
     count = distributed.wanted_processes(ft["num_processes"], pick_device(p["device"]), "finetune")
     if count > 1:
@@ -273,5 +273,4 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
 
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
-    return [run_finetune(m) for m in progress.members(artifacts.stage_jobs(p, "finetune"), "finetune",
-                                                           lambda m: artifacts.is_done(artifacts.finetune_dir(m)))]
+    return [run_finetune(m) for m in progress.members(artifacts.stage_jobs(p, "finetune"), "finetune")]

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from .. import artifacts
-from ..data import ensure_split, open_image, to_unit_tensor
+from ..data import open_image, to_unit_tensor
 from ..models.base import pick_device
 from ..models.translate import load_strategy_pipeline, render_batch
 from ..strategies import get_strategy
@@ -48,7 +48,7 @@ def measure(p: dict, strengths: list[float], num_sources: int = 100, gen_per_cla
             batch_size: int = 25, oracle_options: dict | None = None) -> dict:
     """Rates per strength, the text-to-image class accuracy and the VAE ceiling."""
     store = artifacts.store(p)
-    split = ensure_split(artifacts.split_path(p), p["data"], store / "datasets")
+    split = artifacts.open_split(p)
     ft = artifacts.finetune_dir(p)
     if not artifacts.is_done(ft):
         raise FileNotFoundError(f"{ft} is not complete: fine-tune first")

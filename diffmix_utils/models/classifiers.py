@@ -28,16 +28,21 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 BUNDLED_CLASSIFIERS = ("toy-regnet",)
 
 
+def bundled_folder(weights: str) -> Path:
+    """The folder of a bundled classifier (``bundled:toy-regnet``): ``model.safetensors``, ``config.json``."""
+    return BUNDLED_DIR / weights[len(BUNDLED):]
+
+
 def bundled_config(weights: str) -> dict:
-    """``config.json`` of a bundled classifier (``bundled:toy-regnet``): architecture, input size, task."""
-    return json.loads((BUNDLED_DIR / weights[len(BUNDLED):] / "config.json").read_text())
+    """``config.json`` of a bundled classifier: architecture, input size, task."""
+    return json.loads((bundled_folder(weights) / "config.json").read_text())
 
 
 def load_bundled_weights(model, weights: str):
     """Load a bundled classifier's weights into ``model`` (same architecture) except its final layer,
     which keeps the new head for this dataset's classes. Safetensors only."""
     from safetensors.torch import load_file
-    folder = BUNDLED_DIR / weights[len(BUNDLED):]
+    folder = bundled_folder(weights)
     state = load_file(str(check_safetensors(folder / "model.safetensors", f"rebuild it: python -m "
                                             f"diffmix_utils.models.pretrain_classifier {folder}")))
     head = {k for k, v in model.state_dict().items() if k.startswith(("fc.", "head.", "classifier."))}

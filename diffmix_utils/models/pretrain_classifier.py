@@ -1,6 +1,6 @@
 """Pretrain ``bundled:toy-regnet``: the offline stand-in for an ImageNet-pretrained classifier.
 
-    python -m diffmix_utils.models.pretrain_classifier OUT_DIR [--steps 1500] [--images 20000]
+    python -m diffmix_utils.models.pretrain_classifier OUT_DIR [--steps 1000] [--images 20000]
         [--batch 64] [--size 64] [--arch regnetx_002] [--seed 0]
 
 The paper fine-tunes ImageNet-pretrained ResNet-50s on its fine-grained sets; nothing can be
@@ -11,8 +11,9 @@ from colours toybirds' classes do not use (six body colours, red and yellow head
 a bird's distinguishing parts are and that colour and tail matter, but never sees a toybirds class:
 as ImageNet knows birds but not CUB's species.
 
-Images are rendered once (a pure function of the seed) into memory; training is SGD with a cosine
-schedule and the classifier transforms the train stage uses. The weights are saved as
+Images are rendered once (a pure function of the seed) into memory; training is SGD with a one-cycle
+schedule, random flips and padded crops, and the train stage's ImageNet normalisation (the defaults
+made the shipped weights, whose ``config.json`` records them). The weights are saved as
 ``model.safetensors`` (fp16, the head included; the train stage replaces it) with ``config.json``
 (architecture, input size, the task, the held-out accuracy). ``train.weights: bundled:toy-regnet``
 with ``train.backbone`` the same architecture loads it (``classifiers.load_bundled_weights``).
@@ -69,7 +70,7 @@ def _normalise(x: torch.Tensor) -> torch.Tensor:
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random horizontal flip and a random crop after 4-pixel reflection padding (uint8 in, uint8 out)."""
+    """Random horizontal flip and a random crop after 4-pixel reflection padding (uint8 in, float out)."""
     flip = torch.rand(len(x), generator=gen) < 0.5
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
     pad = torch.nn.functional.pad(x.float(), (4, 4, 4, 4), mode="reflect")
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m diffmix_utils.models.pretrain_classifier",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("out")
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--images", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--size", type=int, default=64)

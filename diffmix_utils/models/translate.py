@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from .. import artifacts
-from ..data import ensure_split, open_image
+from ..data import open_image
 from ..strategies import get_strategy
 from .base import apply_finetune, load_pipeline, pick_device
 
@@ -131,7 +131,7 @@ class Translator:
 
     def __init__(self, p: dict):
         self.p = p
-        self.split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+        self.split = artifacts.open_split(p)
         self.device = pick_device(p["device"])
         self._pipes: dict[tuple, tuple] = {}
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import functools
 import json
 
-BUNDLED = "bundled:"
-
 
 def backbone_problem(name: str, kwargs: dict, weights: str | None = None) -> str | None:
     """Why ``train.backbone`` / ``train.weights`` / ``train.model_kwargs`` cannot build a classifier, or None."""
@@ -29,8 +27,8 @@ def _timm_problem(name: str, weights: str | None) -> str | None:
         tags = timm.list_pretrained(f"{arch}.*")[:10]
         return (f"train.backbone = {name!r}: timm has no weights tagged {tag!r} for {arch}; "
                 f"valid: {', '.join(tags) or 'none (drop the tag)'}")
+    from ..models.classifiers import BUNDLED, BUNDLED_CLASSIFIERS, bundled_config, bundled_folder
     if weights is not None and weights.startswith(BUNDLED):
-        from ..models.classifiers import BUNDLED_CLASSIFIERS, bundled_config
         if weights[len(BUNDLED):] not in BUNDLED_CLASSIFIERS:
             return (f"train.weights = {weights!r} is not a bundled classifier; valid: "
                     f"{', '.join(BUNDLED + n for n in BUNDLED_CLASSIFIERS)}")
@@ -38,8 +36,7 @@ def _timm_problem(name: str, weights: str | None) -> str | None:
             built = bundled_config(weights)["architecture"]
         except (OSError, ValueError, KeyError) as exc:
             return (f"train.weights = {weights!r}: its folder cannot be read ({type(exc).__name__}); rebuild it "
-                    f"with python -m diffmix_utils.models.pretrain_classifier "
-                    f"diffmix_utils/models/bundled/{weights[len(BUNDLED):]}")
+                    f"with python -m diffmix_utils.models.pretrain_classifier {bundled_folder(weights)}")
         if name != built:
             return f"train.weights = {weights!r} holds {built} weights; set train.backbone: {built}"
         return None

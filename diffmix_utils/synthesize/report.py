@@ -1,8 +1,9 @@
 """What the synthesis stage made, as tables and figures for ``02_synthesize``: the plan (images per
 strategy and strength, planned and written, and images per second), the source x target balance
 of the pools, and the translation grid (real sources beside their translations at each strength).
-Each function reads the stage's artifacts (``plan.csv``, ``manifest.csv``, ``done.json``) and
-returns a table (pandas) or a figure shown inline (``inline.Inline``).
+Each function reads the plan (computed from the parameters, so it shows before synthesis) and the
+stage's artifacts (the images, ``manifest.csv``, ``done.json``) and returns a table (pandas) or a
+figure shown inline (``inline.Inline``).
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .. import artifacts
-from ..data import ensure_split
 from ..inline import Inline
+from .plan import plan_tasks
 
 
 def _pools(p: dict) -> list[tuple[dict, object]]:
@@ -20,23 +21,13 @@ def _pools(p: dict) -> list[tuple[dict, object]]:
     return [(m, artifacts.synthesis_dir(m)) for m in artifacts.stage_jobs(p, "synthesize")]
 
 
-def _split(p: dict) -> dict:
-    return ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
-
-
-def _planned(m: dict, split: dict) -> list[dict]:
-    """The tasks of a member's pool: a pure function of the parameters and the split (``plan``)."""
-    from .plan import plan_tasks
-    return plan_tasks(m, split)
-
-
 def plan_table(p: dict) -> pd.DataFrame:
     """One row per pool: strategy, strength(s), multiplier, images planned and written, images per
     second of the run that made it (model loading and worker start-up included), and its folder."""
-    rows, split = [], _split(p)
+    rows, split = [], artifacts.open_split(p)
     for m, folder in _pools(p):
         sy = m["synthesize"]
-        planned = _planned(m, split)
+        planned = plan_tasks(m, split)  # a pure function of the parameters: known before synthesis
         written = sum((folder / r["path"]).is_file() for r in planned)
         done = artifacts.read_json(folder / "done.json") if artifacts.is_done(folder) else {}
         strengths = sorted({float(r["strength"]) for r in planned}) or [sy["strength"]]
@@ -51,12 +42,12 @@ def plan_table(p: dict) -> pd.DataFrame:
 
 def balance(p: dict):
     """Heatmap of how many synthetic images go from each source class (rows) to each target class
-    (columns), summed over the run's pools: Diff-Mix's pairs should cover the off-diagonal evenly."""
-    split = _split(p)
+    (columns), summed over the run's pools (Diff-Mix draws both uniformly and independently)."""
+    split = artifacts.open_split(p)
     n = len(split["classes"])
     counts, strategies = np.zeros((n, n), dtype=int), set()
     for m, _ in _pools(p):
-        for r in _planned(m, split):
+        for r in plan_tasks(m, split):
             counts[int(r["source_class"]), int(r["target_class"])] += 1
             strategies.add(m["synthesize"]["strategy"])
     import seaborn as sns
@@ -81,7 +72,7 @@ def translations(p: dict, columns: int = 6):
     finished = [(m, f) for m, f in _pools(p) if artifacts.is_done(f)]
     if not finished:
         return "no finished pool yet: run the synthesis step above"
-    split = _split(p)
+    split = artifacts.open_split(p)
     return translation_grid(split, [f for _, f in finished], None, [], 110, columns)
 
 
@@ -90,8 +81,8 @@ def filter_extremes(p: dict, count: int = 8):
     highest-scored ones, with their scores; shown after the filter step of ``03_train``."""
     from ..pool_figures import filter_grid
     done = [m for m in artifacts.stage_jobs(p, "filter") if artifacts.is_done(artifacts.filter_dir(m))]
-    shown = [filter_grid(artifacts.synthesis_dir(m), artifacts.filter_dir(m), None, [], 110, count)
-             for m in done if m["seed"] == done[0]["seed"]][:3]
+    first_seed = [m for m in done if m["seed"] == done[0]["seed"]][:3]
+    shown = [filter_grid(artifacts.synthesis_dir(m), artifacts.filter_dir(m), None, [], 110, count) for m in first_seed]
     if not shown:
         return "no filter ran (synthesize.filter: none, or no pool)"
     from IPython.display import display

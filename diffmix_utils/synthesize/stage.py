@@ -31,7 +31,6 @@ from pathlib import Path
 import torch
 
 from .. import artifacts, progress, provenance
-from ..data import ensure_split
 from ..models.base import pick_device
 from ..models.translate import check_finetune, load_strategy_pipeline, render_batch, synthesis_dtype
 from ..strategies import get_strategy
@@ -94,7 +93,7 @@ def process_count(p: dict, device: str, batches: int) -> int:
 
 def prepare(p: dict) -> tuple[Path, dict, list[dict], list[list[dict]]]:
     out = artifacts.synthesis_dir(p)
-    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    split = artifacts.open_split(p)
     tasks = plan_tasks(p, split)
     return out, split, tasks, make_batches(tasks, p["synthesize"]["batch_size"])
 
@@ -160,5 +159,4 @@ def run_synthesis(p: dict) -> Path | None:
 
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
-    return [run_synthesis(m) for m in progress.members(artifacts.stage_jobs(p, "synthesize"), "synthesize",
-                                                               lambda m: artifacts.is_done(artifacts.synthesis_dir(m)))]
+    return [run_synthesis(m) for m in progress.members(artifacts.stage_jobs(p, "synthesize"), "synthesize")]

@@ -12,16 +12,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import artifacts
-from ..data import ensure_split
+from .. import artifacts, progress
 from ..inline import Inline
 
 
 def label(m: dict) -> str:
-    """A member's short name: its strategy (and strength where it applies), variant and seed."""
-    sy = m["synthesize"]
-    what = "baseline" if sy["strategy"] == "none" else f"{sy['strategy']} s={sy['strength']:g}"
-    return (f"{m['variant']}: " if m.get("variant") else "") + f"{what} · seed {m['seed']}"
+    """A member's short name, as the runner's progress lines give it (the baseline named shortly)."""
+    return progress.describe(m, baseline="baseline")
 
 
 def _members(p: dict) -> list[tuple[dict, object]]:
@@ -92,7 +89,7 @@ def member_table(p: dict) -> pd.DataFrame:
 def per_class_accuracy(p: dict):
     """Heatmap of test accuracy per class (columns) and member (rows) at each member's chosen epoch:
     which classes the synthetic data helps or hurts."""
-    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    split = artifacts.open_split(p)
     names, grid = [], []
     for m, folder in _members(p):
         if (folder / "result.json").is_file():

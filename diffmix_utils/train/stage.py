@@ -27,7 +27,6 @@ from torch.utils.data import DataLoader, Subset
 
 from .. import artifacts, distributed, progress, provenance
 from ..atomic import ArtifactError
-from ..data import ensure_split
 from ..data.splits import class_counts
 from ..distributed import split_evenly
 from ..models.base import pick_device
@@ -105,7 +104,7 @@ def run_training(p: dict) -> Path:
         print(f"training already complete: {out}")
         return out
     out.mkdir(parents=True, exist_ok=True)
-    split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")
+    split = artifacts.open_split(p)
     device = pick_device(p["device"])
     count = distributed.wanted_processes(tr["num_processes"], device, "train")
     if count > 1:
@@ -227,5 +226,4 @@ def run_stage(p: dict, before_filter: bool = False) -> list:
     baselines the classifier filter scores with); ``before_filter``: only those."""
     jobs = artifacts.stage_jobs(p, "train")
     return [run_training(m) for m in progress.members(
-        [m for m in jobs if not before_filter or artifacts.filter_dir(m) is None], "train",
-        lambda m: artifacts.is_done(artifacts.train_dir(m)))]
+        [m for m in jobs if not before_filter or artifacts.filter_dir(m) is None], "train")]
