@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import json
 import subprocess
 import sys
 import time
-import json
 import urllib.request
 from pathlib import Path
 
