@@ -74,6 +74,8 @@ def test_from_notebook_reports_injected_unknown_names():
         params.from_notebook(ns)
     del ns["bogus_key"]
     assert params.from_notebook(ns)["name"] == "smoke"
+    # run again after later cells made objects (01_finetune's ft path and pipeline): not parameters
+    assert params.from_notebook({**ns, "ft": ROOT / "runs", "pipe": object()})["name"] == "smoke"
 
 
 def test_a_notebook_follows_its_params_file_and_its_edited_values_override(tmp_path):

@@ -76,7 +76,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         df[k] = df[k].astype(float) * 100
     g = df.groupby(keys, dropna=False)
     out = g[metrics].mean().round(2)
-    out = out.join(g["test_acc_at_best_val"].std(ddof=0).round(2).rename("test_acc_at_best_val_std"))
+    out = out.join(g["test_acc_at_best_val"].std(ddof=1).round(2).rename("test_acc_at_best_val_std"))
     out = out.join(g["seed"].count().rename("seeds")).reset_index()
     for metric, names in PAIRED_COLUMNS.items():
         if metric in results and "baseline_dir" in results:  # each method against its own baseline, seed by seed

@@ -10,24 +10,26 @@ from .schema import defaults
 from .validate import ParamsError, read_file, resolve
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open", "P", "folders", "files", "f"}
+_PLAIN = (type(None), bool, int, float, str, list, tuple, dict)
 
 
 def from_notebook(namespace: dict) -> dict:
     """Validate the parameters a notebook holds after papermill injected its own.
 
-    Every public, non-module global of the notebook at this point is a parameter: names papermill
-    injected that the schema does not know are reported, not silently ignored. ``params_file``
+    Every public global of the notebook holding plain data (what a parameters cell or papermill can
+    set: None, bool, number, str, list, tuple, dict) is a parameter: names papermill injected that the
+    schema does not know are reported, not silently ignored. Objects later cells made (a path, a
+    pipeline, a module) are not parameters, so the cell can be run again after them. ``params_file``
     (a path, relative to the kit root, or None) names a parameter file to start from; the notebook's
     values that differ from the schema defaults override it (the runner injects ``params_file=None``
     and every resolved value).
     """
     import os
-    import types
     if not Path("params").is_dir() and Path("../params").is_dir():
         os.chdir("..")  # JupyterLab starts kernels in notebooks/; paths are relative to the kit root
     raw = {k: v for k, v in namespace.items()
            if not k.startswith("_") and k not in _IPYTHON_NAMES
-           and not isinstance(v, (types.ModuleType, types.FunctionType, type))}
+           and isinstance(v, _PLAIN)}
     params_file = raw.pop("params_file", None)
     if params_file is None:
         return resolve(raw)
