@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 from . import artifacts
 
 ENV = "DIFFMIX_TERMINAL_PROGRESS"
-_current = {"tag": ""}
+_current = {"tag": "", "counted": False}
 
 
 def to_terminal() -> bool:
@@ -46,9 +46,11 @@ def say(line: str) -> None:
 def members(jobs: list[dict], stage: str) -> Iterator[dict]:
     """Yield ``jobs`` (member parameter dicts of ``stage``) one by one, announcing "[stage k/n] what"
     for each that needs work; those whose folder is already complete are counted in one line."""
-    finished = [artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in jobs]
+    folders = [artifacts.stage_folders(m, stage)[0] for m in jobs]
+    finished = [artifacts.is_done(f) for f in folders]
     if any(finished):
-        say(f"[{stage}] {sum(finished)} of {len(jobs)} already complete")
+        say(f"[{stage}] {sum(finished)} of {len(jobs)} already complete (under {folders[0].parent})")
+    _current["counted"] = True
     try:
         for k, (m, skip) in enumerate(zip(jobs, finished), 1):
             _current["tag"] = f" {k}/{len(jobs)}" if len(jobs) > 1 else ""
@@ -56,7 +58,14 @@ def members(jobs: list[dict], stage: str) -> Iterator[dict]:
                 say(f"[{stage}{_current['tag']}] {describe(m)}")
             yield m
     finally:
-        _current["tag"] = ""
+        _current["tag"], _current["counted"] = "", False
+
+
+def already_complete(what: str, folder) -> None:
+    """Say that one job's folder is complete, unless ``members`` counted it already (one line, not
+    one per member)."""
+    if not _current["counted"]:
+        print(f"{what} already complete: {folder}")
 
 
 def bar(iterable: Iterable | None = None, desc: str = "", **kwargs):

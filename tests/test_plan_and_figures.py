@@ -80,7 +80,15 @@ def test_analysis_of_a_fabricated_results_folder(tmp_path):
         artifacts.write_json(artifacts.train_dir(m) / "result.json", {
             "val_acc": acc, "test_acc_at_best_val": acc, "test_acc_final": acc, "test_acc_best": acc + 0.02})
         artifacts.mark_done(artifacts.train_dir(m))
-    written = {f.name for f in run_analysis(p)}
+    files = run_analysis(p)
+    written = {f.name for f in files}
+    from IPython.display import Image, Markdown
+    from diffmix_utils.analyze import outputs
+    shown = outputs(files)  # what 04_analyze displays: the tables under their names, then the figures
+    names = [x.data for x in shown if isinstance(x, Markdown) and x.data.startswith("**")]
+    assert [n.split("**")[1] for n in names] == ["results", "environment"]  # runs.md stays in its file
+    assert sum(isinstance(x, Image) for x in shown) == sum(f.suffix == ".png" for f in files) > 3
+    assert isinstance(shown[-1], Image) and "| strategy |" in shown[1].data
     assert {"results.csv", "results.md", "runs.csv", "accuracy_vs_strength.png",
             "accuracy_vs_synthesize.multiplier.png", "class_histogram.png", "soft_label_gamma_curves.png"} <= written
     table = pd.read_csv(tmp_path / "fig" / "t" / "tables" / "results.csv")

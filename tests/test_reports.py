@@ -24,12 +24,15 @@ def test_the_finetune_report_shows_images_loss_and_generations(finetuned):
     assert len(shown.figure.axes) == 2 * 4 and _png_size(shown)[0] > 300
 
 
-def test_generations_follow_the_finetune_mode(tmp_path):
+def test_generations_follow_the_finetune_mode_and_one_shot_grids_have_no_empty_columns(tmp_path):
     from conftest import tiny_params
     from diffmix_utils.finetune import run_finetune
-    p = tiny_params(tmp_path, finetune={"mode": "ti_only", "steps": 1}, synthesize={"strategy": "ti-mix"})
+    p = tiny_params(tmp_path, data={"shots": 1}, finetune={"mode": "ti_only", "steps": 1},
+                    synthesize={"strategy": "ti-mix"})
     run_finetune(p)  # no LoRA file: the figure uses the tokens alone
-    assert _png_size(report.real_vs_generated(p, images=1, max_classes=2))[0] > 100
+    shown = report.real_vs_generated(p, images=2, max_classes=2)
+    assert len(shown.figure.axes) == 2 * (1 + 2) and _png_size(shown)[0] > 100  # 1 real, 2 generated
+    assert len(report.training_images(p, per_class=4).figure.axes) == 4 * 1  # 4 classes, 1 shot each
 
 
 def test_the_synthesis_and_training_reports_read_a_real_sweep(finetuned):

@@ -85,3 +85,15 @@ def test_analysis_tables_carry_group_and_shot_accuracies():
     table = summarize(pd.DataFrame(rows))
     assert table.loc[0, "worst_group_acc"] == 50.0 and table.loc[0, "few_acc"] == 25.0
     assert table.loc[0, "group waterbird/land"] == 50.0 and table.loc[0, "seeds"] == 2
+
+
+def test_group_columns_only_where_the_data_have_a_group_shift():
+    from diffmix_utils.analyze.tables import _extras
+    from diffmix_utils.data.registry import has_group_shift
+    r = {"test_worst_group_acc_at_best_val": 0.5, "test_few_acc_at_best_val": 0.25,
+         "test_group_acc_at_best_val": {"waterbird/land": 0.5, "landbird/land": 1.0}}
+    toy = {"dataset": "toybirds", "background_match": None}
+    assert not has_group_shift(toy)  # toybirds' groups are drawn independently of the class
+    assert has_group_shift({**toy, "background_match": 0.95}) and has_group_shift({**toy, "dataset": "waterbirds"})
+    assert _extras(r, group_shift=False) == {"few_acc": 0.25}
+    assert set(_extras(r)) == {"worst_group_acc", "few_acc", "group waterbird/land", "group landbird/land"}

@@ -113,13 +113,16 @@ NOTEBOOKS = {
         "Stage 4 (`diffmix_utils.analyze`). Gathers every run's `result.json`, puts the kit's numbers "
         "beside the reference numbers with their provenance, and writes tables (CSV + Markdown) and "
         "figures (PNG + PDF) to `figures/<name>/`.",
-        ["from diffmix_utils import analyze\nfiles = analyze.run_stage(P)",
-         "from IPython.display import Image, Markdown, display\n"
-         "for f in files:\n"
-         "    if f.suffix == '.png':\n"
-         "        display(Image(filename=str(f)))\n"
-         "    elif f.suffix == '.md' and f.name != 'runs.md':  # results, claims, environment\n"
-         "        display(Markdown(f.read_text()))"]),
+        [MD + "**Gather and write**: every member's result (a member not yet trained is named, not hidden), "
+              "the tables and the figures; the files it wrote are listed.",
+         "from diffmix_utils import analyze\nfiles = analyze.run_stage(P)",
+         MD + "**The tables, then the figures.** `results`: one row per method, test accuracy (%) at the epoch "
+              "chosen on validation, mean ± sample std over seeds; `diff_vs_baseline` is the paired "
+              "difference from the baseline of the same seeds with its 95 % interval, and the verdict says "
+              "\"no difference detected\" when the interval holds zero. Columns without a value in this run "
+              "are named under the table (the CSV keeps them). With `analyze.claims: true`, one `claim_*` "
+              "table per claim. `environment`: the versions and devices the classifiers were trained with.",
+         "analyze.show(files)"]),
     "explore.ipynb": (
         "# Explore: translations one at a time\n"
         "Pick a real image, a target class, a strength and a strategy, and see the translation "

@@ -2,7 +2,8 @@
 statistics (``analyze.claims: true``; ``params/toy_paper.yaml`` is the example).
 
 For each claim: one row per arm with its mean test accuracy (epoch chosen on validation) and,
-under a background shift (``data.background_match``), worst-group accuracy, its paired difference from the baseline of the
+where the data have a group shift (``data.registry.has_group_shift``: toybirds with ``data.background_match``,
+Waterbirds), worst-group accuracy; each with its paired difference from the baseline of the
 same data and seeds (``paired``: 95 % t-interval over seeds, and a verdict), and, for the controls,
 the paired difference from the method they break: an arm with ``train.label_toward: source`` is
 compared with the same run pointing its labels at the target, and ``noise-mix`` with ``diff-mix``.
@@ -18,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import artifacts, params
+from ..data.registry import has_group_shift
 from .paired import round2, t_interval, verdict
 
 
@@ -79,8 +81,8 @@ def claim_table(arms: dict[str, list[dict]]) -> pd.DataFrame:
                "strength": None if m0["synthesize"]["strategy"] == "none" else m0["synthesize"]["strength"],
                "seeds": sum(r is not None for r in results)}
         for short, key in METRICS.items():
-            if short == "worst_group" and m0["data"]["background_match"] is None:
-                continue  # worst-group accuracy is the claim's metric only under a background shift
+            if short == "worst_group" and not has_group_shift(m0["data"]):
+                continue  # worst-group accuracy is the claim's metric only under a group shift
             values = pd.Series([_metric(r, key) for r in results])
             if values.notna().any():
                 row[f"{short} mean"], row[f"{short} std"] = round(values.mean(), 2), round(values.std(ddof=1), 2)

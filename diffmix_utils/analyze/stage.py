@@ -133,3 +133,21 @@ def run_analysis(p: dict) -> list[Path]:
 def run_stage(p: dict) -> list[Path]:
     """The analysis of a parameter set (``run_analysis``), named like every stage's entry point."""
     return run_analysis(p)
+
+
+def outputs(files: list[Path]) -> list:
+    """What ``04_analyze`` shows of the written ``files``: each Markdown table under its name (results,
+    claims, environment; the per-member ``runs`` table stays in its file), then each PNG figure."""
+    from IPython.display import Image, Markdown
+    tables = [f for f in files if f.suffix == ".md" and f.name != "runs.md"]
+    shown = []
+    for f in tables:
+        shown += [Markdown(f"**{f.stem}** (`{f}`)"), Markdown(f.read_text())]
+    return shown + [Image(filename=str(f)) for f in files if f.suffix == ".png"]
+
+
+def show(files: list[Path]) -> None:
+    """Display ``outputs(files)`` in the notebook."""
+    from IPython.display import display
+    for item in outputs(files):
+        display(item)

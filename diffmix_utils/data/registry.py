@@ -26,6 +26,14 @@ def _toybirds(root: Path | None, data: dict, cache_dir: Path):
     return folder, [toybirds.class_name(c) for c in range(opts["num_classes"])], items
 
 
+def has_group_shift(data: dict) -> bool:
+    """Whether worst-group accuracy measures a shift in this data: toybirds gives every image a group
+    (land/water bird x background family), but only ``data.background_match`` ties groups to classes
+    in training and breaks the tie in test; other layouts have groups only where the dataset defines
+    them (Waterbirds)."""
+    return data["dataset"] != "toybirds" or data["background_match"] is not None
+
+
 def _imagefolder(root: Path, data: dict, cache_dir: Path):
     names, items = imagefolder.read_imagefolder(Path(root))
     return Path(root), [clean_name(n) for n in names], items

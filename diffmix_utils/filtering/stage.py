@@ -42,7 +42,7 @@ def run_filter(p: dict) -> Path | None:
     out = artifacts.filter_dir(p)
     if out is None or artifacts.is_done(out):
         if out is not None:
-            print(f"filter already complete: {out}")
+            progress.already_complete("filter", out)
         return out
     sy = p["synthesize"]
     scorer = artifacts.filter_scorer(p)

@@ -22,12 +22,16 @@ def _blank(ax) -> None:
     ax.set_yticks([])
 
 
+def _train_of_class(split: dict, c: int, limit: int) -> list[int]:
+    return [i for i in split["train"] if split["items"][i]["label"] == c][:limit]
+
+
 def training_images(p: dict, per_class: int = 4, max_classes: int = 8):
     """A grid of training images: one row per class, labelled with its name and its token."""
     split = artifacts.open_split(p)
     classes = split["classes"][:max_classes]
-    by_class = {c: [i for i in split["train"] if split["items"][i]["label"] == c][:per_class]
-                for c in range(len(classes))}
+    by_class = {c: _train_of_class(split, c, per_class) for c in range(len(classes))}
+    per_class = max(1, max(len(v) for v in by_class.values()))  # few-shot: no empty columns
     fig = Figure(figsize=(1.2 * per_class + 1.6, 1.25 * len(classes)))
     axes = fig.subplots(len(classes), per_class, squeeze=False)
     for c, row in enumerate(axes):
@@ -35,6 +39,7 @@ def training_images(p: dict, per_class: int = 4, max_classes: int = 8):
             if k < len(by_class[c]):
                 ax.imshow(open_image(split, by_class[c][k]))
             _blank(ax)
+            ax.set_frame_on(k < len(by_class[c]))
         row[0].set_ylabel(f"{classes[c]}\n{TOKEN_TEMPLATE.format(c)}", fontsize=7, rotation=0, ha="right", va="center")
     more = len(split["classes"]) - len(classes)
     fig.suptitle(f"training images ({len(split['train'])} in all{f'; {more} more classes' if more > 0 else ''})",
@@ -73,22 +78,24 @@ def real_vs_generated(p: dict, images: int = 3, max_classes: int = 4):
     split = artifacts.open_split(p)
     pipe, with_tokens = load_strategy_pipeline(p, strategy, pick_device(p["device"]))
     classes = split["classes"][:max_classes]
-    fig = Figure(figsize=(1.2 * 2 * images + 1.4, 1.3 * len(classes)))
-    axes = fig.subplots(len(classes), 2 * images, squeeze=False)
+    reals = [_train_of_class(split, c, images) for c in range(len(classes))]
+    n_real = max(1, max(len(r) for r in reals))  # few-shot: as many real columns as there are images
+    fig = Figure(figsize=(1.2 * (n_real + images) + 1.4, 1.3 * len(classes)))
+    axes = fig.subplots(len(classes), n_real + images, squeeze=False)
     for c, row in enumerate(axes):
-        real = [i for i in split["train"] if split["items"][i]["label"] == c][:images]
-        for k, i in enumerate(real):
+        for k, i in enumerate(reals[c]):
             row[k].imshow(open_image(split, i))
         tasks = [{"target_class": c, "strength": 1.0, "seed": k, "source_index": -1} for k in range(images)]
         for k, image in enumerate(render_batch(p, split, pipe, strategy, with_tokens, tasks)):
-            row[images + k].imshow(image)
-        for ax in row:
+            row[n_real + k].imshow(image)
+        for k, ax in enumerate(row):
             _blank(ax)
+            ax.set_frame_on(k >= n_real or k < len(reals[c]))
         row[0].set_ylabel(classes[c], fontsize=7, rotation=0, ha="right", va="center")
     axes[0, 0].set_title("real", fontsize=7)
     learned = {"joint": "token + LoRA", "ti_then_lora": "token, then LoRA", "ti_only": "token only",
                "lora_only": "LoRA, class name"}[mode]
-    axes[0, images].set_title(f"generated ({learned})", fontsize=7)
+    axes[0, n_real].set_title(f"generated ({learned})", fontsize=7)
     fig.suptitle("what the fine-tune learned: real images | text-to-image from the fine-tuned model", fontsize=8)
     fig.tight_layout()
     return Inline(fig)

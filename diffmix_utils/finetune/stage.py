@@ -124,7 +124,7 @@ def run_finetune(p: dict) -> Path:
     (``distributed.launch``); under torchrun / ``accelerate launch`` this process is one rank."""
     out = artifacts.finetune_dir(p)
     if artifacts.is_done(out):
-        print(f"fine-tune already complete: {out}")
+        progress.already_complete("fine-tune", out)
         return out
     ft = p["finetune"]
     split = artifacts.open_split(p)

@@ -127,7 +127,10 @@ def run_synthesis(p: dict) -> Path | None:
     """Make the synthetic pool of ``p``; returns its folder (None for strategy 'none')."""
     out = artifacts.synthesis_dir(p)
     if out is None or artifacts.is_done(out):
-        print("synthesis: nothing to do" if out is None else f"synthesis already complete: {out}")
+        if out is None:
+            print("synthesis: nothing to do")
+        else:
+            progress.already_complete("synthesis", out)
         return out
     check_finetune(p, get_strategy(p["synthesize"]["strategy"]))
     out, split, tasks, batches = prepare(p)

@@ -101,7 +101,7 @@ def run_training(p: dict) -> Path:
     """Train one classifier for parameter set ``p`` (one sweep member); returns its folder."""
     out, tr = artifacts.train_dir(p), p["train"]
     if artifacts.is_done(out):
-        print(f"training already complete: {out}")
+        progress.already_complete("training", out)
         return out
     out.mkdir(parents=True, exist_ok=True)
     split = artifacts.open_split(p)
