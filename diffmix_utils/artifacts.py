@@ -265,9 +265,11 @@ def stage_complete(p: dict, stage: str) -> bool:
     """True when every artifact folder the stage must write is complete (analyze: for these runs)."""
     if stage == "analyze":
         marker = run_dir(p) / "analyze-done.json"
-        return marker.is_file() and read_json(marker).get("train_keys") == analyzed_keys(p)
+        return marker.is_file() and read_json(marker) == analyze_marker(p)
     return all(is_done(stage_folders(m, stage)[0]) for m in stage_jobs(p, stage))
 
 
-def analyzed_keys(p: dict) -> list[str]:
-    return sorted(train_key(m) for m in expand_sweep(p))
+def analyze_marker(p: dict) -> dict:
+    """What an analysis was made from (``runs/<name>/analyze-done.json``): the classifiers' keys and the
+    ``analyze`` settings, so a new classifier or a changed setting (formats, dpi, claims) runs it again."""
+    return {"train_keys": sorted(train_key(m) for m in expand_sweep(p)), "analyze": p["analyze"]}

@@ -1,16 +1,17 @@
 """Run an experiment: validate its parameter file, then execute the four notebooks in order.
 
     python -m diffmix_utils.run params/demo.yaml                      # all stages
-    python -m diffmix_utils.run params/demo.yaml --only synthesize    # one stage (repeatable)
+    python -m diffmix_utils.run params/demo.yaml --only synthesize    # one stage (repeatable; runs even when complete)
     python -m diffmix_utils.run params/demo.yaml --plan               # what it would do, no work
     python -m diffmix_utils.run params/demo.yaml --set train.epochs=5 # override a key
     python -m diffmix_utils.run params/demo.yaml --num-processes 4    # 4 GPUs, data parallel
 
 Parameters are validated before anything is created: a bad file exits with code 2 and one line
 naming the key, the bad value and what is valid. Executed notebooks go to
-``<workdir>/<name>/notebooks/``; a stage whose artifacts are all complete is skipped, so a rerun
-continues where the last one stopped. A failing notebook stops the run, naming the executed
-notebook and the failing cell's error (exit code 1).
+``<workdir>/<name>/notebooks/``; a stage whose artifacts are all complete is skipped (the analysis:
+made from the same classifiers and ``analyze`` settings), so a rerun continues where the last one
+stopped; a stage named by ``--only`` runs its notebook anyway, reusing what is finished. A failing
+notebook stops the run, naming the executed notebook and the failing cell's error (exit code 1).
 """
 from __future__ import annotations
 
@@ -102,7 +103,9 @@ class StageFailed(RuntimeError):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m diffmix_utils.run", description=__doc__.split("\n")[0])
     ap.add_argument("params_file")
-    ap.add_argument("--only", action="append", choices=params.STAGES, help="run only this stage (repeatable)")
+    ap.add_argument("--only", action="append", choices=params.STAGES,
+                    help="run only this stage (repeatable); a stage named here runs its notebook even when "
+                         "complete: finished artifacts are reused, the report and figures are rewritten")
     ap.add_argument("--plan", action="store_true", help="print the work this file implies and exit")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
     ap.add_argument("--num-processes", type=int, metavar="N",
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     artifacts.write_text(run / "params.yaml", params.dump(p))
     stages = [s for s in params.STAGES if not args.only or s in args.only]
     for stage in stages:
-        if artifacts.stage_complete(p, stage):
+        if not args.only and artifacts.stage_complete(p, stage):
             print(f"[{stage}] complete, skipped")
             continue
         print(f"[{stage}] running {NOTEBOOKS[stage]} -> {run / 'notebooks' / NOTEBOOKS[stage]}", flush=True)

@@ -27,6 +27,16 @@ def test_tiny_sd_loads_offline_with_stock_pipelines(tmp_path):
     assert out.size == (64, 64)
 
 
+def test_the_kit_loads_pipelines_without_loading_bars_and_leaves_the_switches_as_they_were(tmp_path):
+    import contextlib
+    import io
+    from diffusers.utils import logging as diffusers_logging
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        base.load_pipeline("bundled:tiny-sd", tmp_path, "img2img", "cpu")
+    assert "Loading" not in err.getvalue() and diffusers_logging.is_progress_bar_enabled()
+
+
 def test_random_tiny_sd_is_identical_everywhere():
     a, b = tiny_sd.build_pipeline(), tiny_sd.build_pipeline()
     assert all(torch.equal(x, y) for x, y in zip(a.unet.state_dict().values(), b.unet.state_dict().values()))

@@ -63,7 +63,7 @@ def test_ablation_figures_from_a_results_table(tmp_path):
     assert "accuracy_vs_p.png" in {f.name for f in _result_figures(twin, tmp_path, ["png"], 60)}
 
 
-def test_analysis_of_a_fabricated_results_folder(tmp_path):
+def test_analysis_of_a_fabricated_results_folder(tmp_path, capsys):
     """Fabricated inputs (result.json files of finished runs); the tables and figures are the real code's."""
     from diffmix_utils import artifacts
     from diffmix_utils.analyze import run_analysis
@@ -80,8 +80,14 @@ def test_analysis_of_a_fabricated_results_folder(tmp_path):
         artifacts.write_json(artifacts.train_dir(m) / "result.json", {
             "val_acc": acc, "test_acc_at_best_val": acc, "test_acc_final": acc, "test_acc_best": acc + 0.02})
         artifacts.mark_done(artifacts.train_dir(m))
+    assert not artifacts.stage_complete(p, "analyze")
     files = run_analysis(p)
     written = {f.name for f in files}
+    said = capsys.readouterr().out.strip().splitlines()[-1]  # one line, not a line per file
+    assert said.startswith(f"wrote {len(files)} files to ") and "tables environment, results, runs" in said
+    assert artifacts.stage_complete(p, "analyze")  # the runner skips it now ...
+    changed = {**p, "analyze": {**p["analyze"], "claims": True}}
+    assert not artifacts.stage_complete(changed, "analyze")  # ... but not with other analyze settings
     from IPython.display import Image, Markdown
     from diffmix_utils.analyze import outputs
     shown = outputs(files)  # what 04_analyze displays: the tables under their names, then the figures
@@ -89,6 +95,10 @@ def test_analysis_of_a_fabricated_results_folder(tmp_path):
     assert [n.split("**")[1] for n in names] == ["results", "environment"]  # runs.md stays in its file
     assert sum(isinstance(x, Image) for x in shown) == sum(f.suffix == ".png" for f in files) > 3
     assert isinstance(shown[-1], Image) and "| strategy |" in shown[1].data
+    results_md = (tmp_path / "fig" / "t" / "tables" / "results.md").read_text()
+    assert "<NA>" not in results_md and "nan" not in results_md
+    header, _, first_row = ([c.strip() for c in line.strip("|").split("|")] for line in results_md.splitlines()[:3])
+    assert first_row[header.index("strategy")] == "none"  # the baseline row first
     assert {"results.csv", "results.md", "runs.csv", "accuracy_vs_strength.png",
             "accuracy_vs_synthesize.multiplier.png", "class_histogram.png", "soft_label_gamma_curves.png"} <= written
     table = pd.read_csv(tmp_path / "fig" / "t" / "tables" / "results.csv")

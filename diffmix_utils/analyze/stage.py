@@ -124,9 +124,11 @@ def run_analysis(p: dict) -> list[Path]:
         written += figures.progressive_translation(img2img[0], out / "progressive_translation", fmt, dpi)
     written += _model_figures(p, img2img, out, fmt, dpi)
     provenance.write(out, p)
-    artifacts.write_json(artifacts.run_dir(p) / "analyze-done.json", {"train_keys": artifacts.analyzed_keys(p)})
-    for f in written:
-        print(f)
+    artifacts.write_json(artifacts.run_dir(p) / "analyze-done.json", artifacts.analyze_marker(p))
+    tables = sorted({f.stem for f in written if f.parent.name == "tables"})
+    figures_made = sorted({f.stem for f in written if f.parent.name != "tables"})
+    print(f"wrote {len(written)} files to {out}: tables {', '.join(tables)} (tables/*.csv, *.md); "
+          f"{len(figures_made)} figures ({' + '.join(fmt)})")
     return written
 
 

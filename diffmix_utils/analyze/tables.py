@@ -87,7 +87,12 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             pairs = paired_differences(df.assign(**{metric: results[metric]}), keys, metric)
             if len(pairs):
                 out = out.merge(pairs.rename(columns=names), on=keys, how="left")
-    out = out.sort_values(["variant", "strategy", "strength"], na_position="first").reset_index(drop=True)
+    for names in PAIRED_COLUMNS.values():  # seed counts: whole numbers, empty on the baseline rows
+        if names["pairs"] in out:
+            out[names["pairs"]] = out[names["pairs"]].astype("Int64")
+    out = (out.assign(_method=out["strategy"] != "none")  # per variant: the baseline, then the methods
+           .sort_values(["variant", "_method", "strategy", "strength"], na_position="first")
+           .drop(columns="_method").reset_index(drop=True))
     # the headline first: the val-chosen accuracy, its spread, and its paired difference from the baseline
     first = keys + ["seeds", "val_acc", "test_acc_at_best_val", "test_acc_at_best_val_std",
                     *PAIRED_COLUMNS["test_acc_at_best_val"].values()]
@@ -121,7 +126,7 @@ def add_reference(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell(v) -> str:
-    return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+    return "" if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)) else str(v)
 
 
 def to_markdown(df: pd.DataFrame, drop_empty: bool = False) -> str:

@@ -27,20 +27,33 @@ def _train_of_class(split: dict, c: int, limit: int) -> list[int]:
 
 
 def training_images(p: dict, per_class: int = 4, max_classes: int = 8):
-    """A grid of training images: one row per class, labelled with its name and its token."""
+    """A grid of training images: one row per class, labelled with its name and its token (one shot
+    per class: the classes side by side, four to a row)."""
     split = artifacts.open_split(p)
     classes = split["classes"][:max_classes]
     by_class = {c: _train_of_class(split, c, per_class) for c in range(len(classes))}
     per_class = max(1, max(len(v) for v in by_class.values()))  # few-shot: no empty columns
-    fig = Figure(figsize=(1.2 * per_class + 1.6, 1.25 * len(classes)))
-    axes = fig.subplots(len(classes), per_class, squeeze=False)
-    for c, row in enumerate(axes):
-        for k, ax in enumerate(row):
-            if k < len(by_class[c]):
-                ax.imshow(open_image(split, by_class[c][k]))
+    label = [f"{name}\n{TOKEN_TEMPLATE.format(c)}" for c, name in enumerate(classes)]
+    if per_class == 1:
+        cols = min(4, len(classes))
+        fig = Figure(figsize=(2.0 * cols, 2.1 * -(-len(classes) // cols)))
+        axes = fig.subplots(-(-len(classes) // cols), cols, squeeze=False).ravel()
+        for c, ax in enumerate(axes):
+            if c < len(classes):
+                ax.imshow(open_image(split, by_class[c][0]))
+                ax.set_title(label[c], fontsize=7)
             _blank(ax)
-            ax.set_frame_on(k < len(by_class[c]))
-        row[0].set_ylabel(f"{classes[c]}\n{TOKEN_TEMPLATE.format(c)}", fontsize=7, rotation=0, ha="right", va="center")
+            ax.set_frame_on(c < len(classes))
+    else:
+        fig = Figure(figsize=(1.2 * per_class + 1.6, 1.25 * len(classes)))
+        axes = fig.subplots(len(classes), per_class, squeeze=False)
+        for c, row in enumerate(axes):
+            for k, ax in enumerate(row):
+                if k < len(by_class[c]):
+                    ax.imshow(open_image(split, by_class[c][k]))
+                _blank(ax)
+                ax.set_frame_on(k < len(by_class[c]))
+            row[0].set_ylabel(label[c], fontsize=7, rotation=0, ha="right", va="center")
     more = len(split["classes"]) - len(classes)
     fig.suptitle(f"training images ({len(split['train'])} in all{f'; {more} more classes' if more > 0 else ''})",
                  fontsize=8)

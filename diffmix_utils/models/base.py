@@ -5,6 +5,7 @@ Nothing is downloaded at run time: a hub id is read from the local Hugging Face 
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -23,11 +24,29 @@ def resolve_base(base: str, cache_dir: Path) -> str:
     return str(Path(base).expanduser()) if Path(base).expanduser().is_dir() else base
 
 
+@contextlib.contextmanager
+def _no_loading_bars():
+    """Without diffusers' "Loading pipeline components" and transformers' "Loading weights" bars (the
+    libraries' documented switches, restored after): a model is read from disk in seconds, and the
+    stage's own bar says what is running."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+    enabled = [lib for lib in (diffusers_logging, transformers_logging) if lib.is_progress_bar_enabled()]
+    for lib in enabled:
+        lib.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for lib in enabled:
+            lib.enable_progress_bar()
+
+
 def _from_pretrained(cls, source: str, revision: str | None = None, **kwargs):
     if revision and not Path(source).is_dir():  # a hub id pinned to a commit or tag
         kwargs["revision"] = revision
     try:
-        return cls.from_pretrained(source, local_files_only=True, **kwargs)
+        with _no_loading_bars():
+            return cls.from_pretrained(source, local_files_only=True, **kwargs)
     except (OSError, EnvironmentError) as exc:
         at = f" at revision {revision!r}" if revision and not Path(source).is_dir() else ""
         raise OSError(f"model.base {source!r}{at} is not in the local cache ({str(exc).splitlines()[0]}); on a "
