@@ -170,3 +170,18 @@ def test_unreadable_image_stops_naming_it_or_is_skipped_and_counted(tmp_path):
     p["train"]["skip_bad_images"] = True
     result = json.loads((train.run_training(p) / "result.json").read_text())
     assert result["skipped_images"] == 1
+
+
+def test_evaluation_batches_are_large_and_do_not_change_predictions():
+    from torch.utils.data import DataLoader, TensorDataset
+    from diffmix_utils.models.classifiers import create_classifier
+    from diffmix_utils.train.evaluation import predict
+    from diffmix_utils.train.stage import EVAL_BATCH, eval_batch_size
+    assert eval_batch_size(8) == EVAL_BATCH and eval_batch_size(4 * EVAL_BATCH) == 4 * EVAL_BATCH
+    torch.manual_seed(0)
+    model = create_classifier("resnet18", 5, False)  # BatchNorm: eval mode scores each image alone
+    model.train()(torch.randn(16, 3, 32, 32))  # running statistics that are not the initial ones
+    data = TensorDataset(torch.randn(70, 3, 32, 32), torch.eye(5)[torch.arange(70) % 5])
+    small, _ = predict(model, DataLoader(data, batch_size=8), "cpu")
+    large, _ = predict(model, DataLoader(data, batch_size=eval_batch_size(8)), "cpu")
+    assert (small == large).all() and len(set(small.tolist())) > 1

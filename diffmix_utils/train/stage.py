@@ -36,6 +36,8 @@ from .evaluation import breakdown, predict, shot_thresholds, summarize
 from .losses import ClassifierLoss, class_weights
 from .mixing import BatchMixer, MinorityCutMix
 
+EVAL_BATCH = 64  # images per evaluation batch, at least (eval_batch_size)
+
 
 def warmup_cosine(total_steps: int, warmup_fraction: float):
     warmup = max(1, int(warmup_fraction * total_steps)) if warmup_fraction > 0 else 0
@@ -80,6 +82,13 @@ def _global_batches(n: int, batch: int, seed: int, epoch: int, rank: int, world:
     return [(split_evenly(b, rank, world), len(b)) for b in batches if len(b) >= world]
 
 
+def eval_batch_size(train_batch: int) -> int:
+    """Evaluation batches: at least ``EVAL_BATCH`` images (no gradients are kept, so a larger batch
+    costs little memory; a 1-shot run's train batch of 8 made evaluation most of its time). The
+    batch does not change the predictions: the model is in eval mode, each image is scored alone."""
+    return max(train_batch, EVAL_BATCH)
+
+
 def _evaluate(model, parts: dict, split: dict, acc, counts: list[int], thresholds) -> dict:
     """Accuracy (and groups / shots) of each part; each process predicts a contiguous share."""
     row = {}
@@ -118,8 +127,8 @@ def run_training(p: dict) -> Path:
     train_set = RealWithSynthetic(split, split["train"], train_tf, synthetic, root, tr["p"], tr["gamma"],
                                   tr["kappa"], p["seed"], tr["synthetic_sampling"], tr["skip_bad_images"],
                                   tr["label_toward"])
-    evals = {part: (RealWithSynthetic(split, split[part], eval_tf), tr["batch_size"], tr["num_workers"])
-             for part in ("val", "test") if split[part]}
+    evals = {part: (RealWithSynthetic(split, split[part], eval_tf), eval_batch_size(tr["batch_size"]),
+                    tr["num_workers"]) for part in ("val", "test") if split[part]}
     counts, num_classes = class_counts(split), len(split["classes"])
     thresholds = shot_thresholds(p["data"], tr["shot_thresholds"])
     model = create_classifier(tr["backbone"], num_classes, tr["pretrained"], tr["model_kwargs"],
