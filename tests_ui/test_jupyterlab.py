@@ -6,10 +6,10 @@ a free local port with a token. Screenshots go to ``$UI_SCREENSHOTS`` (default: 
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
-import json
 import subprocess
 import sys
 import time
