@@ -114,7 +114,7 @@ NOTEBOOKS = {
         "beside the reference numbers with their provenance, and writes tables (CSV + Markdown) and "
         "figures (PNG + PDF) to `figures/<name>/`.",
         [MD + "**Gather and write**: every member's result (a member not yet trained is named, not hidden), "
-              "the tables and the figures; the files it wrote are listed.",
+              "the tables and the figures; one line says what it wrote and where.",
          "from diffmix_utils import analyze\nfiles = analyze.run_stage(P)",
          MD + "**The tables, then the figures.** `results`: one row per method, test accuracy (%) at the epoch "
               "chosen on validation, mean ± sample std over seeds; `diff_vs_baseline` is the paired "

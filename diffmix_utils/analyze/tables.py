@@ -31,10 +31,11 @@ PAIRED_COLUMNS = {
 def _extras(r: dict, group_shift: bool = True) -> dict:
     """Many/medium/few accuracies of one result, and where the data have a group shift
     (``data.registry.has_group_shift``) its worst-group and per-group (``group <name>``) accuracies."""
-    out = {name: r[key] for key, name in EXTRA_METRICS.items() if r.get(key) is not None
-           and (group_shift or name != "worst_group_acc")}
-    if group_shift:
-        out.update({f"group {g}": v for g, v in (r.get("test_group_acc_at_best_val") or {}).items()})
+    out = {name: r[key] for key, name in EXTRA_METRICS.items() if r.get(key) is not None}
+    if not group_shift:
+        out.pop("worst_group_acc", None)
+        return out
+    out.update({f"group {g}": v for g, v in (r.get("test_group_acc_at_best_val") or {}).items()})
     return out
 
 
@@ -54,7 +55,8 @@ def collect_results(p: dict) -> pd.DataFrame:
                      "strategy": m["synthesize"]["strategy"],
                      "strength": None if m["synthesize"]["strategy"] == "none" else m["synthesize"]["strength"],
                      "gamma": m["train"]["gamma"], "p": m["train"]["p"], "seed": m["seed"],
-                     **{k: r[k] for k in METRICS}, **_extras(r, has_group_shift(m["data"])), **swept, "train_dir": str(folder),
+                     **{k: r[k] for k in METRICS}, **_extras(r, has_group_shift(m["data"])), **swept,
+                     "train_dir": str(folder),
                      "baseline_dir": str(artifacts.train_dir(params.baseline_of(m)))})
     if missing:
         print(f"not yet trained (run the train stage): {', '.join(missing)}")

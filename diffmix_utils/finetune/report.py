@@ -17,9 +17,13 @@ from ..inline import Inline
 from .stage import TOKEN_TEMPLATE
 
 
-def _blank(ax) -> None:
+def _tile(ax, image=None) -> None:
+    """One cell of an image grid: the image without ticks, or an empty cell without a frame."""
+    if image is not None:
+        ax.imshow(image)
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_frame_on(image is not None)
 
 
 def _train_of_class(split: dict, c: int, limit: int) -> list[int]:
@@ -36,23 +40,17 @@ def training_images(p: dict, per_class: int = 4, max_classes: int = 8):
     label = [f"{name}\n{TOKEN_TEMPLATE.format(c)}" for c, name in enumerate(classes)]
     if per_class == 1:
         cols = min(4, len(classes))
-        fig = Figure(figsize=(2.0 * cols, 2.1 * -(-len(classes) // cols)))
-        axes = fig.subplots(-(-len(classes) // cols), cols, squeeze=False).ravel()
-        for c, ax in enumerate(axes):
+        rows = -(-len(classes) // cols)
+        fig = Figure(figsize=(2.0 * cols, 2.1 * rows))
+        for c, ax in enumerate(fig.subplots(rows, cols, squeeze=False).ravel()):
+            _tile(ax, open_image(split, by_class[c][0]) if c < len(classes) else None)
             if c < len(classes):
-                ax.imshow(open_image(split, by_class[c][0]))
                 ax.set_title(label[c], fontsize=7)
-            _blank(ax)
-            ax.set_frame_on(c < len(classes))
     else:
         fig = Figure(figsize=(1.2 * per_class + 1.6, 1.25 * len(classes)))
-        axes = fig.subplots(len(classes), per_class, squeeze=False)
-        for c, row in enumerate(axes):
+        for c, row in enumerate(fig.subplots(len(classes), per_class, squeeze=False)):
             for k, ax in enumerate(row):
-                if k < len(by_class[c]):
-                    ax.imshow(open_image(split, by_class[c][k]))
-                _blank(ax)
-                ax.set_frame_on(k < len(by_class[c]))
+                _tile(ax, open_image(split, by_class[c][k]) if k < len(by_class[c]) else None)
             row[0].set_ylabel(label[c], fontsize=7, rotation=0, ha="right", va="center")
     more = len(split["classes"]) - len(classes)
     fig.suptitle(f"training images ({len(split['train'])} in all{f'; {more} more classes' if more > 0 else ''})",
@@ -96,14 +94,11 @@ def real_vs_generated(p: dict, images: int = 3, max_classes: int = 4):
     fig = Figure(figsize=(1.2 * (n_real + images) + 1.4, 1.3 * len(classes)))
     axes = fig.subplots(len(classes), n_real + images, squeeze=False)
     for c, row in enumerate(axes):
-        for k, i in enumerate(reals[c]):
-            row[k].imshow(open_image(split, i))
         tasks = [{"target_class": c, "strength": 1.0, "seed": k, "source_index": -1} for k in range(images)]
-        for k, image in enumerate(render_batch(p, split, pipe, strategy, with_tokens, tasks)):
-            row[n_real + k].imshow(image)
-        for k, ax in enumerate(row):
-            _blank(ax)
-            ax.set_frame_on(k >= n_real or k < len(reals[c]))
+        shown = ([open_image(split, i) for i in reals[c]] + [None] * (n_real - len(reals[c]))
+                 + list(render_batch(p, split, pipe, strategy, with_tokens, tasks)))
+        for ax, image in zip(row, shown):
+            _tile(ax, image)
         row[0].set_ylabel(classes[c], fontsize=7, rotation=0, ha="right", va="center")
     axes[0, 0].set_title("real", fontsize=7)
     learned = {"joint": "token + LoRA", "ti_then_lora": "token, then LoRA", "ti_only": "token only",
