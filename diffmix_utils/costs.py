@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from . import artifacts
+from . import artifacts, jobs
 from .data.splits import longtail_counts
 from .strategies import get_strategy, pool_size
 
@@ -168,11 +168,11 @@ def estimate(p: dict) -> list[str]:
     diff, source = diffusion_flops(base, res, p["model"]["revision"])
     single = diff["unet_pair"] / 2
 
-    ft_images = sum(m["finetune"]["steps"] * m["finetune"]["batch_size"] for m in artifacts.stage_jobs(p, "finetune"))
+    ft_images = sum(m["finetune"]["steps"] * m["finetune"]["batch_size"] for m in jobs.stage_jobs(p, "finetune"))
     flops["finetune"] = ft_images * (2 * single + diff["encode"])
 
     shares, syn_flops = [], 0.0  # (images, strength) of every pool's strengths (expand_sweep set t2i to 1)
-    for m in artifacts.stage_jobs(p, "synthesize"):
+    for m in jobs.stage_jobs(p, "synthesize"):
         _, n_train, _, ok = split_sizes(m)
         exact &= ok
         n, sy = pool_size(m["synthesize"], n_train), m["synthesize"]
@@ -188,7 +188,7 @@ def estimate(p: dict) -> list[str]:
     flops["synthesize"] = syn_flops
 
     passes, train_flops = 0, 0.0
-    for m in artifacts.stage_jobs(p, "train"):
+    for m in jobs.stage_jobs(p, "train"):
         c, n_train, n_eval, ok = split_sizes(m)
         exact &= ok
         tr = m["train"]
@@ -230,7 +230,7 @@ def pool_bytes(p: dict) -> tuple[int, float]:
     dataset's nominal size; an image is counted at ``model.resolution`` squared (the source's size,
     which the pool keeps, is unknown before the split)."""
     images = 0
-    for m in artifacts.stage_jobs(p, "synthesize"):
+    for m in jobs.stage_jobs(p, "synthesize"):
         if not artifacts.is_done(artifacts.synthesis_dir(m)):
             images += pool_size(m["synthesize"], split_sizes(m)[1])
     return images, images * p["model"]["resolution"] ** 2 * PNG_BYTES_PER_PIXEL
@@ -246,7 +246,7 @@ def disk_problem(p: dict) -> str | None:
     free = shutil.disk_usage(folder).free
     if need <= free:
         return None
-    largest = max((m["synthesize"]["multiplier"] for m in artifacts.stage_jobs(p, "synthesize")), default=0)
+    largest = max((m["synthesize"]["multiplier"] for m in jobs.stage_jobs(p, "synthesize")), default=0)
     return (f"synthesize.multiplier = {largest:g}: the planned pools hold ≈{images:,} images, "
             f"≈{need / 1e9:,.1f} GB at {p['model']['resolution']} px, but {folder} has {free / 1e9:,.1f} GB free; "
             "lower the multiplier or point workdir at a larger disk")

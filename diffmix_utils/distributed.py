@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from . import artifacts, params
+from . import artifacts, jobs, params
 from .atomic import atomic_write
 
 
@@ -104,7 +104,7 @@ def main_for(stage: str, run, argv=None) -> int:
     if a.member_json:
         members = [json.loads(Path(a.member_json).read_text())]
     elif a.params_file:
-        members = artifacts.stage_jobs(params.load(a.params_file, params.parse_overrides(a.set)), stage)
+        members = jobs.stage_jobs(params.load(a.params_file, params.parse_overrides(a.set)), stage)
     else:
         ap.error("give a parameter file or --member-json")
     for member in members:

@@ -60,9 +60,8 @@ def needs(p: dict) -> list[Item]:
     for m in params.expand_sweep(p):
         if _is_hub_id(m["model"]["base"]):
             add(Item("base model", m["model"]["base"], m["model"]["revision"], DIFFUSERS_FILES), "model.base")
-        sy = m["synthesize"]
-        if sy["filter"] == "clip" and _is_hub_id(sy["filter_model"]):
-            add(Item("clip filter", sy["filter_model"], None, CLIP_FILES), "synthesize.filter_model")
+        if m["filter"]["scorer"] == "clip" and _is_hub_id(m["filter"]["model"]):
+            add(Item("clip filter", m["filter"]["model"], None, CLIP_FILES), "filter.model")
         tr = m["train"]
         if tr["pretrained"]:
             add(classifier_item(tr["backbone"], tr["weights"]), "train.backbone")

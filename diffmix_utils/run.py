@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import artifacts, costs, fetch, params, progress
+from . import artifacts, costs, fetch, jobs, params, progress
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = {"finetune": "01_finetune.ipynb", "synthesize": "02_synthesize.ipynb",
@@ -38,15 +38,15 @@ def plan(p: dict) -> str:
     members = params.expand_sweep(p)
     lines = [f"run {p['name']!r}: {len(members)} sweep member(s)"]
     for stage in ("finetune", "synthesize", "filter", "train"):  # filter: in 03_train, between its steps
-        jobs = artifacts.stage_jobs(p, stage)
-        done = sum(artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in jobs)
+        todo = jobs.stage_jobs(p, stage)
+        done = sum(artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in todo)
         extra = ""
-        if stage == "synthesize" and jobs:
+        if stage == "synthesize" and todo:
             pools = [f"{m['synthesize']['strategy']} s={_strength_label(m['synthesize'])} "
-                     f"x{m['synthesize']['multiplier']:g}" for m in jobs]
+                     f"x{m['synthesize']['multiplier']:g}" for m in todo]
             more = f", ... {len(pools) - 8} more" if len(pools) > 8 else ""
             extra = " (" + ", ".join(pools[:8]) + more + " of |train|)"
-        lines.append(f"  {stage:<10} {len(jobs)} job(s), {done} already complete{extra}")
+        lines.append(f"  {stage:<10} {len(todo)} job(s), {done} already complete{extra}")
     lines += costs.estimate(p)
     downloads = fetch.needs(p)
     if downloads:
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     artifacts.write_text(run / "params.yaml", params.dump(p))
     stages = [s for s in params.STAGES if not args.only or s in args.only]
     for stage in stages:
-        if not args.only and artifacts.stage_complete(p, stage):
+        if not args.only and jobs.stage_complete(p, stage):
             print(f"[{stage}] complete, skipped")
             continue
         print(f"[{stage}] running {NOTEBOOKS[stage]} -> {run / 'notebooks' / NOTEBOOKS[stage]}", flush=True)

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from diffmix_utils import artifacts, filtering, params, train
+from diffmix_utils import artifacts, filtering, jobs, params, train
 from diffmix_utils.filtering import mark
 from diffmix_utils.filtering.__main__ import main as filter_main
 from diffmix_utils.finetune import run_finetune
@@ -47,8 +47,8 @@ def tiny_clip(folder):
 def test_clip_filter_writes_its_own_folder_and_by_hand_matches_the_parameter_file(finetuned, tmp_path):
     p, _ = finetuned
     clip = str(tiny_clip(tmp_path / "clip"))
-    member = params.expand_sweep(tiny_params(p["workdir"], synthesize={"filter": "clip", "filter_model": clip,
-                                                                       "filter_fraction": 0.25}))[0]
+    member = params.expand_sweep(tiny_params(p["workdir"], filter={"scorer": "clip", "model": clip,
+                                                                       "fraction": 0.25}))[0]
     pool = run_synthesis(member)
     before = _fingerprint(pool)
     out = artifacts.filter_dir(member)
@@ -63,7 +63,7 @@ def test_clip_filter_writes_its_own_folder_and_by_hand_matches_the_parameter_fil
 
 
 def test_classifier_filter_runs_between_the_baseline_and_the_members_that_read_it(tmp_path):
-    p = tiny_params(tmp_path, synthesize={"filter": "classifier", "filter_fraction": 0.25},
+    p = tiny_params(tmp_path, filter={"scorer": "classifier", "fraction": 0.25},
                     finetune={"steps": 2}, train={"epochs": 1},
                     sweep={"synthesize.strategy": ["none", "diff-mix"], "seed": [0, 1]})
     members = params.expand_sweep(p)
@@ -89,4 +89,4 @@ def test_classifier_filter_runs_between_the_baseline_and_the_members_that_read_i
     rows, _ = train.synthetic_rows(mix[0])
     assert {r["task"] for r in rows} == kept  # training reads only the kept rows
     train.run_stage(p)
-    assert artifacts.stage_complete(p, "train")
+    assert jobs.stage_complete(p, "train")

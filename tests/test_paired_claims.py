@@ -11,7 +11,7 @@ from diffmix_utils import artifacts, params
 from diffmix_utils.analyze.claims import claim_figure, claim_members, claim_table, control_partner
 from diffmix_utils.analyze.paired import NO_DIFFERENCE, t_interval, verdict
 from diffmix_utils.analyze.tables import summarize
-from diffmix_utils.train.losses import soft_label
+from diffmix_utils.labels import soft_label
 
 
 def test_the_paired_interval_is_the_t_interval_of_the_mean_difference():
@@ -44,7 +44,7 @@ def test_the_controls_swap_the_label_and_replace_the_image():
     assert soft_label(0, 2, 0.25, 3, 0.5).tolist() == [0.5, 0.0, 0.5]
     assert soft_label(0, 2, 0.64, 3, 0.5).tolist() == pytest.approx([0.2, 0.0, 0.8])
     assert soft_label(0, 2, 0.64, 3, 0.5, toward="source").tolist() == pytest.approx([0.8, 0.0, 0.2])
-    from diffmix_utils.models.translate import load_strategy_pipeline, noise_image, render_batch
+    from diffmix_utils.models.translate import load_strategy_pipeline, noise_image
     from diffmix_utils.strategies import get_strategy
     noise = get_strategy("noise-mix")
     assert not noise.needs_finetune and load_strategy_pipeline({}, noise, "cpu") == (None, False)
@@ -119,7 +119,7 @@ def test_a_bundled_classifier_starts_the_training_except_its_head():
     from safetensors.torch import load_file
 
     from diffmix_utils.models.classifiers import BUNDLED_DIR, bundled_config, create_classifier
-    from diffmix_utils.params.backbones import backbone_problem
+    from diffmix_utils.backbones import backbone_problem
     config = bundled_config("bundled:toy-regnet")
     model = create_classifier(config["architecture"], 5, False, {}, "bundled:toy-regnet")
     saved = load_file(str(BUNDLED_DIR / "toy-regnet" / "model.safetensors"))

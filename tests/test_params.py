@@ -194,3 +194,22 @@ def test_the_notebook_summary_shows_what_differs_and_the_stage_settings():
     assert table.loc["members", "value"] == "15" and "sweep: seed" in table.index
     assert "data.dataset" not in table.index and "train.momentum" not in table.index  # the defaults stay out
     assert len(table) < len(params.all_keys()) / 3
+
+
+def test_the_filter_settings_have_their_own_section_and_the_old_spelling_still_works(capsys):
+    """``filter.scorer / fraction / model`` (once ``synthesize.filter*``): the old spelling in a file, a
+    sweep, a variant or ``--set`` means the same run (same keys), with a one-line notice."""
+    from diffmix_utils import artifacts
+    new = params.resolve({"filter": {"scorer": "classifier", "fraction": 0.2}})
+    old = params.resolve({"synthesize": {"filter": "classifier", "filter_fraction": 0.2}})
+    assert old == new and "filter" not in new["synthesize"]
+    assert artifacts.filter_key(params.expand_sweep(old)[0]) == artifacts.filter_key(params.expand_sweep(new)[0])
+    assert "synthesize.filter is now filter.scorer" in capsys.readouterr().err
+    swept = params.resolve({"sweep": {"synthesize.filter_fraction": [0.1, 0.3]}, "filter": {"scorer": "classifier"}})
+    assert [m["filter"]["fraction"] for m in params.expand_sweep(swept)] == [0.1, 0.3]
+    variant = params.resolve({"variants": [{"name": "filtered", "synthesize.filter": "classifier"}]})
+    assert params.expand_sweep(variant)[0]["filter"]["scorer"] == "classifier"
+    with pytest.raises(params.ParamsError, match="synthesize.filter and filter.scorer are both set"):
+        params.resolve({"synthesize": {"filter": "clip"}, "filter": {"scorer": "classifier"}})
+    baseline = params.baseline_of(params.expand_sweep(new)[0])
+    assert baseline["filter"] == params.defaults()["filter"]  # no pool, nothing to filter

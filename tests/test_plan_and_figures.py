@@ -65,7 +65,7 @@ def test_ablation_figures_from_a_results_table(tmp_path):
 
 def test_analysis_of_a_fabricated_results_folder(tmp_path, capsys):
     """Fabricated inputs (result.json files of finished runs); the tables and figures are the real code's."""
-    from diffmix_utils import artifacts
+    from diffmix_utils import artifacts, jobs
     from diffmix_utils.analyze import run_analysis
     from diffmix_utils.data import ensure_split
 
@@ -80,14 +80,14 @@ def test_analysis_of_a_fabricated_results_folder(tmp_path, capsys):
         artifacts.write_json(artifacts.train_dir(m) / "result.json", {
             "val_acc": acc, "test_acc_at_best_val": acc, "test_acc_final": acc, "test_acc_best": acc + 0.02})
         artifacts.mark_done(artifacts.train_dir(m))
-    assert not artifacts.stage_complete(p, "analyze")
+    assert not jobs.stage_complete(p, "analyze")
     files = run_analysis(p)
     written = {f.name for f in files}
     said = capsys.readouterr().out.strip().splitlines()[-1]  # one line, not a line per file
     assert said.startswith(f"wrote {len(files)} files to ") and "tables environment, results, runs" in said
-    assert artifacts.stage_complete(p, "analyze")  # the runner skips it now ...
+    assert jobs.stage_complete(p, "analyze")  # the runner skips it now ...
     changed = {**p, "analyze": {**p["analyze"], "claims": True}}
-    assert not artifacts.stage_complete(changed, "analyze")  # ... but not with other analyze settings
+    assert not jobs.stage_complete(changed, "analyze")  # ... but not with other analyze settings
     from IPython.display import Image, Markdown
     from diffmix_utils.analyze import outputs
     shown = outputs(files)  # what 04_analyze displays: the tables under their names, then the figures

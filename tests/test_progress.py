@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from conftest import tiny_params
 
-from diffmix_utils import artifacts, progress
+from diffmix_utils import jobs, progress
 from diffmix_utils.finetune import run_finetune, run_stage
 
 
 def test_members_announce_the_work_and_count_the_finished(tmp_path, capsys):
     p = tiny_params(tmp_path, sweep={"seed": [0, 1]})
-    jobs = artifacts.stage_jobs(p, "train")
+    todo = jobs.stage_jobs(p, "train")
     seen = []
-    for m in progress.members(jobs, "train"):
+    for m in progress.members(todo, "train"):
         with progress.bar(range(1), desc="train") as bar:
             seen.append(bar.desc)
     out = capsys.readouterr().out

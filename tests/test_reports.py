@@ -38,11 +38,12 @@ def test_generations_follow_the_finetune_mode_and_one_shot_grids_have_no_empty_c
 
 def test_the_synthesis_and_training_reports_read_a_real_sweep(finetuned):
     from diffmix_utils import filtering, synthesize, train
+    from diffmix_utils.filtering import report as filter_report
     from diffmix_utils.synthesize import report as pools
     from diffmix_utils.train import report as training
     from conftest import tiny_params
     # seeds 7: no other test makes these pools or classifiers in the shared store (the fine-tune is shared)
-    p = tiny_params(finetuned[0]["workdir"], seed=7, synthesize={"filter": "classifier", "filter_fraction": 0.3, "seed": 7},
+    p = tiny_params(finetuned[0]["workdir"], seed=7, synthesize={"seed": 7}, filter={"scorer": "classifier", "fraction": 0.3},
                     sweep={"synthesize.strategy": ["none", "diff-mix"], "synthesize.strength": [0.5, 0.9]})
     assert "no classifier" in training.learning_curves(p)  # nothing trained yet: a sentence, not an error
     synthesize.run_stage(p)
@@ -54,9 +55,9 @@ def test_the_synthesis_and_training_reports_read_a_real_sweep(finetuned):
     grid = pools.translations(p)  # sources + one row per pool, six tasks
     assert len(grid.figure.axes) == 3 * 6 and _png_size(grid)[0] > 200
     train.run_stage(p, before_filter=True)
-    assert "no filter ran" in pools.filter_extremes(p)
+    assert "no filter ran" in filter_report.filter_extremes(p)
     filtering.run_stage(p)  # the baseline scores both pools
-    assert _png_size(pools.filter_extremes(p))[0] > 200
+    assert _png_size(filter_report.filter_extremes(p))[0] > 200
     train.run_stage(p)
     table = training.member_table(p)
     assert set(table.index) == {"baseline · seed 7", "diff-mix s=0.5 · seed 7", "diff-mix s=0.9 · seed 7"}

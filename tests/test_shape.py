@@ -1,6 +1,7 @@
 """The package keeps its shape: four stages (and the filter step) that never import each other, shared
-ground that imports no stage, papermill only in the runner, and modules short enough to read in one
-sitting. Imports are read with ``ast`` from every module, function-local ones included."""
+ground that imports no stage, no import cycle anywhere (the shared ground included), ``params`` that
+imports no ``models``, papermill only in the runner, and modules short enough to read in one sitting.
+Imports are read with ``ast`` from every module, function-local ones included."""
 from __future__ import annotations
 
 import ast
@@ -12,6 +13,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "diffmix_utils"
 STAGES = ("finetune", "synthesize", "filtering", "train", "analyze")
 RUNNER = "run"
 MAX_LINES = 300
+# (importer, imported): a part of the package that must not import another, with the reason
+FORBIDDEN = {("params", "models"): "the parameter checks sit below the model code (use diffmix_utils.backbones "
+                                   "or diffmix_utils.bundled)"}
 
 
 def _module_name(root: Path, path: Path) -> str:
@@ -68,13 +72,84 @@ def shape_problems(root: Path) -> list[str]:
             where = f"{rel}:{line} imports {module}"
             if module.split(".")[0] == "papermill" and me != RUNNER:
                 problems.append(f"{where}: only the runner ({RUNNER}.py) may import papermill")
+            if (me, other) in FORBIDDEN:
+                problems.append(f"{where}: {me} must not import {other}: {FORBIDDEN[me, other]}")
             if other not in STAGES or other == me or me == "":
                 continue  # the package's front door (__init__) may name the stages lazily
             if me in STAGES:
                 problems.append(f"{where}: a stage imports another stage (they meet only through artifacts)")
             else:
                 problems.append(f"{where}: the shared ground imports a stage")
-    return problems
+    return problems + [f"import cycle: {' -> '.join(c)}" for c in import_cycles(root)]
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, at any depth. Importing ``a.b.c`` runs the packages
+    ``a.b`` on the way, so those count too; a module's own parent packages do not (Python has
+    already started them)."""
+    modules = {_module_name(root, path): path for path in root.rglob("*.py")}
+
+    def owner(name: str) -> str | None:  # the module a dotted name lives in (``pkg.mod.func`` -> ``pkg.mod``)
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+    graph = {}
+    for me, path in modules.items():
+        targets = set()
+        for _, name in imports_of(root, path):
+            target = owner(name)
+            while target and target != root.name:
+                if target != me and not me.startswith(target + "."):
+                    targets.add(target)
+                target = target.rpartition(".")[0]
+        graph[me] = targets
+    return graph
+
+
+def import_cycles(root: Path) -> list[list[str]]:
+    """Every import cycle, as a path ``a -> b -> ... -> a`` through one strongly connected group."""
+    graph = import_graph(root)
+    order, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        order[v] = low[v] = len(order)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in order:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], order[w])
+        if low[v] == order[v]:
+            group = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.add(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+    for v in sorted(graph):
+        if v not in order:
+            visit(v)
+    return [_cycle_through(graph, group) for group in groups]
+
+
+def _cycle_through(graph: dict[str, set[str]], group: set[str]) -> list[str]:
+    """One concrete cycle inside a strongly connected group (shortest back to its first module)."""
+    start = min(group)
+    paths, seen = [[start]], {start}
+    while paths:
+        path = paths.pop(0)
+        for w in sorted(graph[path[-1]] & group):
+            if w == start:
+                return path + [start]
+            if w not in seen:
+                seen.add(w)
+                paths.append(path + [w])
+    return sorted(group)
 
 
 def test_the_package_keeps_its_shape():
@@ -111,3 +186,31 @@ def test_the_shape_check_catches_each_kind_of_mistake(tmp_path, source, expected
     assert any(expected in p and "train/stage.py" in p for p in problems), problems
     assert any("artifacts.py" in p and "shared ground imports a stage" in p for p in problems)
     assert any("long.py" in p and f"{MAX_LINES + 1} lines" in p for p in problems)
+
+
+@pytest.mark.parametrize("files, expected", [
+    # two shared-ground modules that import each other, one of them inside a function
+    ({"artifacts.py": "from . import models\n", "models.py": "def f():\n    from .artifacts import key\n"},
+     "import cycle: pkg.artifacts -> pkg.models -> pkg.artifacts"),
+    # through a package's __init__, which importing one of its modules runs
+    ({"params/__init__.py": "from .validate import check\n", "params/validate.py": "from ..keys import k\n",
+      "keys.py": "from .params.sweep import expand\n", "params/sweep.py": ""},
+     "import cycle: pkg.keys -> pkg.params -> pkg.params.validate -> pkg.keys"),
+    ({"params/__init__.py": "", "params/checks.py": "from ..models.classifiers import create\n",
+      "models/__init__.py": "", "models/classifiers.py": ""}, "params must not import models"),
+])
+def test_the_shape_check_catches_cycles_and_forbidden_imports(tmp_path, files, expected):
+    root = tmp_path / "pkg"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    problems = shape_problems(root)
+    assert any(expected in p for p in problems), problems
+
+
+def test_the_package_has_no_import_cycle_even_between_its_lowest_modules():
+    graph = import_graph(PACKAGE)
+    assert "diffmix_utils.artifacts.keys" in graph["diffmix_utils.jobs"]  # the graph sees the package
+    assert import_cycles(PACKAGE) == []

@@ -8,7 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 from diffmix_utils import artifacts, params
-from diffmix_utils.train.losses import smooth_targets, soft_label
+from diffmix_utils.labels import soft_label
+from diffmix_utils.train.losses import smooth_targets
 from diffmix_utils.synthesize import run_synthesis
 from diffmix_utils.train import run_training, summarize
 
@@ -97,3 +98,22 @@ def test_group_columns_only_where_the_data_have_a_group_shift():
     assert has_group_shift({**toy, "background_match": 0.95}) and has_group_shift({**toy, "dataset": "waterbirds"})
     assert _extras(r, group_shift=False) == {"few_acc": 0.25}
     assert set(_extras(r)) == {"worst_group_acc", "few_acc", "group waterbird/land", "group landbird/land"}
+
+
+def test_the_tsne_figure_and_training_label_with_the_same_function():
+    """One home for the soft label: the t-SNE figure colours a Diff-Mix sample by the label training
+    gives it, ``kappa`` and ``label_toward`` included (it once recomputed s^gamma on its own)."""
+    import ast
+    from pathlib import Path
+
+    from diffmix_utils.labels import soft_label_of
+    train = {"gamma": 0.5, "kappa": 0.9, "label_toward": "source"}
+    assert soft_label_of(train, 0, 1, 0.64, 2).tolist() == pytest.approx([0.9 * 0.8, 0.9 * 0.2])
+    package = Path(__file__).resolve().parent.parent / "diffmix_utils"
+    for module in ("analyze/model_figures.py", "train/data.py"):
+        tree = ast.parse((package / module).read_text())
+        called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        assert called & {"soft_label", "soft_label_of"}, module
+        own = [ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow)
+               and "gamma" in ast.unparse(n.right)]
+        assert not own, f"{module} computes {own} itself (s ** gamma belongs to diffmix_utils.labels)"

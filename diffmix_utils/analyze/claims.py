@@ -21,6 +21,7 @@ import pandas as pd
 from .. import artifacts, params
 from ..data.registry import has_group_shift
 from .paired import round2, t_interval, verdict
+from .tables import used_strengths
 
 
 def claim_members(p: dict) -> dict[str, dict[str, list[dict]]]:
@@ -77,9 +78,9 @@ def claim_table(arms: dict[str, list[dict]]) -> pd.DataFrame:
     for arm, members in arms.items():
         results = [_result(m, cache) for m in members]
         m0 = members[0]
-        row = {"arm": arm, "strategy": m0["synthesize"]["strategy"],
-               "strength": None if m0["synthesize"]["strategy"] == "none" else m0["synthesize"]["strength"],
-               "seeds": sum(r is not None for r in results)}
+        strength, strengths = used_strengths(m0, next((r for r in results if r is not None), None))
+        row = {"arm": arm, "strategy": m0["synthesize"]["strategy"], "strength": strength,
+               **({"strengths": strengths} if strengths else {}), "seeds": sum(r is not None for r in results)}
         for short, key in METRICS.items():
             if short == "worst_group" and not has_group_shift(m0["data"]):
                 continue  # worst-group accuracy is the claim's metric only under a group shift

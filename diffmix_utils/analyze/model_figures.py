@@ -17,6 +17,7 @@ from .. import artifacts  # noqa: E402
 from ..data import open_image  # noqa: E402
 from ..models.translate import Translator, load_strategy_pipeline, render_batch  # noqa: E402
 from ..strategies import finetuned_generation, get_strategy  # noqa: E402
+from ..labels import soft_label_of  # noqa: E402
 from .figures import save  # noqa: E402
 
 ATTENTION_LAYER = "up_blocks.2.attentions.1.transformer_blocks.0.attn2"  # the reference's hook (spec E)
@@ -134,7 +135,7 @@ def finetune_comparison(p: dict, base: Path, formats: list[str], dpi: int, image
 def tsne_features(p: dict, base: Path, formats: list[str], dpi: int, per_kind: int = 30) -> list[Path]:
     """t-SNE of the run's baseline classifier's features (pre-logits) for real images of two classes
     and for CutMix, Mixup and Diff-Mix samples between them, coloured by the weight of the second
-    class in the sample's label (Diff-Mix: s^gamma, the kit's soft label); the reference used CLIP
+    class in the sample's label (Diff-Mix: the training soft label, ``labels.soft_label_of``); the reference used CLIP
     features and perplexity 5."""
     from sklearn.manifold import TSNE
     from timm.data.mixup import cutmix_bbox_and_lam
@@ -144,7 +145,7 @@ def tsne_features(p: dict, base: Path, formats: list[str], dpi: int, per_kind: i
     model, size = load_trained_classifier(artifacts.train_dir(baseline_of(p)))
     _, tf = classifier_transforms(size)
     translator = Translator(p)
-    split, gamma = translator.split, p["train"]["gamma"]
+    split = translator.split
     a, b = 0, 1
     pool = {c: [i for i in split["train"] if split["items"][i]["label"] == c] for c in (a, b)}
     rng = np.random.default_rng(0)
@@ -164,8 +165,8 @@ def tsne_features(p: dict, base: Path, formats: list[str], dpi: int, per_kind: i
         src, tgt = (a, b) if k % 2 == 0 else (b, a)
         s = float(rng.uniform(max(0.1, 1 / p["synthesize"]["steps"]), 1.0))  # at least one denoising step
         _, image = translator.translate(pool[src][rng.integers(len(pool[src]))], tgt, s, strategy, seed=k)
-        weight_b = s ** gamma if tgt == b else 1 - s ** gamma
-        samples.append(("Diff-Mix", tf(image), weight_b))
+        label = soft_label_of(p["train"], src, tgt, s, len(split["classes"]))
+        samples.append(("Diff-Mix", tf(image), float(label[b])))
     feats = model.forward_head(model.forward_features(torch.stack([t for _, t, _ in samples])), pre_logits=True)
     xy = TSNE(perplexity=min(5, len(samples) - 1), init="pca", random_state=0).fit_transform(feats.numpy())
     fig, ax = plt.subplots(figsize=(4.8, 4.0))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import artifacts, params, provenance
+from .. import artifacts, jobs, params, provenance
 from ..data import load_split
 from ..strategies import get_strategy
 from . import reference
@@ -124,7 +124,7 @@ def run_analysis(p: dict) -> list[Path]:
         written += figures.progressive_translation(img2img[0], out / "progressive_translation", fmt, dpi)
     written += _model_figures(p, img2img, out, fmt, dpi)
     provenance.write(out, p)
-    artifacts.write_json(artifacts.run_dir(p) / "analyze-done.json", artifacts.analyze_marker(p))
+    artifacts.write_json(artifacts.run_dir(p) / "analyze-done.json", jobs.analyze_marker(p))
     tables = sorted({f.stem for f in written if f.parent.name == "tables"})
     figures_made = sorted({f.stem for f in written if f.parent.name != "tables"})
     print(f"wrote {len(written)} files to {out}: tables {', '.join(tables)} (tables/*.csv, *.md); "

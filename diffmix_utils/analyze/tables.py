@@ -39,6 +39,18 @@ def _extras(r: dict, group_shift: bool = True) -> dict:
     return out
 
 
+def used_strengths(m: dict, r: dict | None) -> tuple[float | None, str | None]:
+    """(strength, strengths) of a member's row: the one strength its synthetic images were made at, or
+    None and a label such as "0.3/0.5/0.7/0.9" when its pool drew from several (``strength_choices``).
+    Read from ``result.json``'s ``strengths`` (what the classifier really trained on); results written
+    before it existed fall back on the parameters. The baseline has neither."""
+    sy = m["synthesize"]
+    if sy["strategy"] == "none":
+        return None, None
+    used = (r or {}).get("strengths") or sy["strength_choices"] or [sy["strength"]]
+    return (float(used[0]), None) if len(used) == 1 else (None, "/".join(f"{s:g}" for s in sorted(used)))
+
+
 def collect_results(p: dict) -> pd.DataFrame:
     """One row per sweep member with a finished training run (missing ones are listed, not hidden)."""
     rows, missing = [], []
@@ -49,11 +61,12 @@ def collect_results(p: dict) -> pd.DataFrame:
             continue
         r = artifacts.read_json(folder / "result.json")
         swept = {k: params.get(m, k) for k in p["sweep"] if "." in k and k not in reference.COLUMN_OF}
+        strength, strengths = used_strengths(m, r)
         rows.append({"member": m["member"], "variant": m.get("variant"), "dataset": m["data"]["dataset"],
                      "shots": m["data"]["shots"], "imbalance": m["data"]["imbalance"],
                      "backbone": f"{m['train']['backbone']}@{m['train']['image_size']}",
                      "strategy": m["synthesize"]["strategy"],
-                     "strength": None if m["synthesize"]["strategy"] == "none" else m["synthesize"]["strength"],
+                     "strength": strength, **({"strengths": strengths} if strengths else {}),
                      "gamma": m["train"]["gamma"], "p": m["train"]["p"], "seed": m["seed"],
                      **{k: r[k] for k in METRICS}, **_extras(r, has_group_shift(m["data"])), **swept,
                      "train_dir": str(folder),
@@ -72,6 +85,8 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     (``paired``; ``diff_*`` columns, ``worst_group_diff_*`` where groups exist)."""
     keys = ["variant", "dataset", "shots", "imbalance", "backbone", "strategy", "strength", "gamma", "p"]
     df = results.copy()
+    if "strengths" in df:  # a pool drawn from several strengths (strength_choices) is labelled by them
+        keys.insert(keys.index("strength") + 1, "strengths")
     keys += [c for c in df.columns if "." in c and c not in keys]  # swept keys (ablations)
     for k in keys:
         if k not in df:

@@ -1,9 +1,11 @@
 """The filter step between synthesis and training: score a pool, mark what training may use.
 
 - ``scorers``  CLIP (the reference's "with / without a {super}" captions) or the run's own baseline
-  classifier (offline); the lowest ``filter_fraction`` is marked not kept;
+  classifier (offline); the lowest ``filter.fraction`` is marked not kept;
 - ``stage``    ``run_stage`` / ``run_filter``: ``scores.csv`` in its own folder, keyed by (pool,
-  scorer, fraction); the pool is never rewritten.
+  scorer, fraction); the pool is never rewritten;
+- ``report``   ``filter_extremes``: the lowest- and highest-scored images of each filtered pool.
+Its settings are the parameter file's ``filter`` section (``scorer``, ``fraction``, ``model``).
 Reads the pool and (classifier scorer) the baseline's train folder; the training stage reads
 ``scores.csv``.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import artifacts, progress, provenance
+from .. import artifacts, jobs, progress, provenance
 from ..atomic import atomic_dir
 from ..data import load_split
 from .scorers import mark, score
@@ -38,27 +38,27 @@ def score_pool(pool: Path, out: Path, scorer: str, model: str, fraction: float, 
 
 
 def run_filter(p: dict) -> Path | None:
-    """The filter of member ``p`` (``synthesize.filter``); None when it has none."""
+    """The filter of member ``p`` (``filter.scorer``); None when it has none."""
     out = artifacts.filter_dir(p)
     if out is None or artifacts.is_done(out):
         if out is not None:
             progress.already_complete("filter", out)
         return out
-    sy = p["synthesize"]
+    f = p["filter"]
     scorer = artifacts.filter_scorer(p)
     if scorer is not None:
         model = artifacts.train_dir(scorer)
         if not artifacts.is_done(model):
-            raise FileNotFoundError(f"synthesize.filter = 'classifier' scores with the run's baseline {model}, "
+            raise FileNotFoundError(f"filter.scorer = 'classifier' scores with the run's baseline {model}, "
                                     "which is not trained yet: run train.run_stage(P, before_filter=True) "
                                     "(the first step of 03_train) first")
     else:
-        model = sy["filter_model"]
+        model = f["model"]
     split = load_split(artifacts.split_path(p))
     superclass = p["finetune"]["superclass"] or split["superclass"]
-    return score_pool(artifacts.synthesis_dir(p), out, sy["filter"], str(model), sy["filter_fraction"], superclass, p)
+    return score_pool(artifacts.synthesis_dir(p), out, f["scorer"], str(model), f["fraction"], superclass, p)
 
 
 def run_stage(p: dict) -> list:
     """Filter every pool of the parameter set that has a filter (one folder per pool, scorer, fraction)."""
-    return [run_filter(m) for m in progress.members(artifacts.stage_jobs(p, "filter"), "filter")]
+    return [run_filter(m) for m in progress.members(jobs.stage_jobs(p, "filter"), "filter")]

@@ -81,7 +81,7 @@ def loss_curve(p: dict, window: int = 25):
 def real_vs_generated(p: dict, images: int = 3, max_classes: int = 4):
     """Per class: real training images, then text-to-image generations with what the fine-tune
     trained (tokens and / or LoRA, as ``finetune.mode`` says; the diff-gen prompt)."""
-    from ..models.base import pick_device
+    from ..devices import pick_device
     from ..models.translate import load_strategy_pipeline, render_batch
     from ..strategies import finetuned_generation
     mode = p["finetune"]["mode"]

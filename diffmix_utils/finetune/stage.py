@@ -33,10 +33,11 @@ from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 
-from .. import artifacts, distributed, progress, provenance
+from .. import artifacts, distributed, jobs, progress, provenance
 from ..atomic import atomic_dir
 from ..data import open_image
-from ..models.base import load_components, pick_device
+from ..devices import pick_device
+from ..models.base import load_components
 from ..strategies import PROMPT_TEMPLATE  # the synthesis prompts use the same template
 from .checkpoints import load_latest, restore_rng, rng_state, save_checkpoint
 
@@ -273,4 +274,4 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
 
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
-    return [run_finetune(m) for m in progress.members(artifacts.stage_jobs(p, "finetune"), "finetune")]
+    return [run_finetune(m) for m in progress.members(jobs.stage_jobs(p, "finetune"), "finetune")]

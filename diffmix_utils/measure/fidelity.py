@@ -15,7 +15,7 @@ from PIL import Image
 
 from .. import artifacts
 from ..data import open_image, to_unit_tensor
-from ..models.base import pick_device
+from ..devices import pick_device
 from ..models.translate import load_strategy_pipeline, render_batch
 from ..strategies import get_strategy
 from .oracles import load_or_train_oracle

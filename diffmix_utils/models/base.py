@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts import check_safetensors, rebuild_hint
+from ..artifacts.files import check_safetensors, rebuild_hint
 from . import tiny_sd
 
 
@@ -82,14 +82,6 @@ def load_pipeline(base: str, cache_dir: Path, kind: str, device: str, dtype=torc
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
-
-
-def pick_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
-    return device
 
 
 def apply_finetune(pipe, folder: Path, lora: bool, embeddings: bool) -> list[str]:

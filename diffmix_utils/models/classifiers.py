@@ -10,32 +10,13 @@ on rendered generic birds, the offline stand-in for ImageNet weights (``pretrain
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import timm
 from torchvision import transforms as T
 
-from ..artifacts import check_safetensors, rebuild_hint
+from ..artifacts.files import check_safetensors, rebuild_hint
+from ..backbones import TORCHVISION, architecture  # noqa: F401
+from ..bundled import BUNDLED, BUNDLED_CLASSIFIERS, BUNDLED_DIR, bundled_config, bundled_folder  # noqa: F401
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-TORCHVISION = "torchvision:"
-BUNDLED = "bundled:"
-BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
-# classifiers the kit pretrains and ships (python -m diffmix_utils.models.pretrain_classifier)
-BUNDLED_CLASSIFIERS = ("toy-regnet",)
-
-
-def bundled_folder(weights: str) -> Path:
-    """The folder of a bundled classifier (``bundled:toy-regnet``): ``model.safetensors``, ``config.json``."""
-    return BUNDLED_DIR / weights[len(BUNDLED):]
-
-
-def bundled_config(weights: str) -> dict:
-    """``config.json`` of a bundled classifier: architecture, input size, task."""
-    return json.loads((bundled_folder(weights) / "config.json").read_text())
 
 
 def load_bundled_weights(model, weights: str):
@@ -54,30 +35,6 @@ def load_bundled_weights(model, weights: str):
     return model
 
 
-def torchvision_arch_kwargs(name: str, weights: str | None) -> dict:
-    """Architecture arguments a torchvision weight set implies: SWAG ViTs are built for 384 px."""
-    if not weights or not name.startswith("vit_"):
-        return {}
-    from torchvision.models import get_model_weights
-    size = get_model_weights(name)[weights].meta.get("min_size")
-    return {"image_size": size[0]} if size else {}
-
-
-def _replace_head(model, num_classes: int):
-    """A new final layer with ``num_classes`` outputs (torchvision's ResNet ``fc``, ViT ``heads.head``, ...)."""
-    import torch
-    for path in ("fc", "heads.head", "head", "classifier"):
-        parent, _, attr = path.rpartition(".")
-        owner = model.get_submodule(parent) if parent else model
-        layer = getattr(owner, attr, None)
-        if isinstance(layer, torch.nn.Sequential):
-            owner, attr, layer = layer, str(len(layer) - 1), layer[-1]
-        if isinstance(layer, torch.nn.Linear):
-            setattr(owner, attr, torch.nn.Linear(layer.in_features, num_classes))
-            return model
-    raise ValueError(f"cannot find the final linear layer of {type(model).__name__} to replace")
-
-
 def create_classifier(backbone: str, num_classes: int, pretrained: bool, kwargs: dict | None = None,
                       weights: str | None = None):
     """A classifier with ``num_classes`` outputs: ``timm.create_model`` (``kwargs``: its extra arguments,
@@ -85,17 +42,7 @@ def create_classifier(backbone: str, num_classes: int, pretrained: bool, kwargs:
     with ``weights`` (an enum name) and a new head. With ``pretrained`` the weights must already be in
     the local cache (``python -m diffmix_utils.fetch`` puts them there)."""
     try:
-        if backbone.startswith(TORCHVISION):
-            from torchvision.models import get_model
-            name = backbone[len(TORCHVISION):]
-            kw = {**torchvision_arch_kwargs(name, weights), **(kwargs or {})}
-            if not pretrained:
-                return get_model(name, weights=None, num_classes=num_classes, **kw)
-            return _replace_head(get_model(name, weights=weights or "DEFAULT", **kw), num_classes)
-        if not timm.is_model(backbone.split(".")[0]):
-            raise ValueError(f"train.backbone = {backbone!r} is not a timm model; e.g. resnet50, "
-                             "vit_base_patch16_384 (timm.list_models() lists them)")
-        model = timm.create_model(backbone, pretrained=pretrained, num_classes=num_classes, **(kwargs or {}))
+        model = architecture(backbone, num_classes, kwargs, weights, pretrained)
         if weights and weights.startswith(BUNDLED) and next(model.parameters()).device.type != "meta":
             load_bundled_weights(model, weights)
         return model

@@ -17,7 +17,8 @@ from PIL import Image
 from .. import artifacts
 from ..data import open_image
 from ..strategies import get_strategy
-from .base import apply_finetune, load_pipeline, pick_device
+from ..devices import pick_device
+from .base import apply_finetune, load_pipeline
 
 
 def check_finetune(p: dict, strategy) -> None:

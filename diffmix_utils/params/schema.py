@@ -16,7 +16,10 @@ FINETUNE_MODES = ("joint", "ti_then_lora", "ti_only", "lora_only")
 BUNDLED_MODELS = ("tiny-sd",)
 # hub ids that were deleted, and their maintained copies (runwayml's SD-1.5 went in September 2024)
 MOVED_MODELS = {"runwayml/stable-diffusion-v1-5": "stable-diffusion-v1-5/stable-diffusion-v1-5"}
-SECTIONS = ("data", "model", "finetune", "synthesize", "train", "analyze")
+SECTIONS = ("data", "model", "finetune", "synthesize", "filter", "train", "analyze")
+# keys that moved, and where to: an old spelling still works, with a one-line notice
+MOVED_KEYS = {"synthesize.filter": "filter.scorer", "synthesize.filter_fraction": "filter.fraction",
+              "synthesize.filter_model": "filter.model"}
 STAGES = ("finetune", "synthesize", "train", "analyze")
 
 
@@ -135,13 +138,14 @@ SCHEMA: dict[str, Any] = {
                          "memory no longer grows with synthesize.batch_size"),
         "cpu_offload": F(False, "bool", "diffusers' model CPU offload: each model (text encoder, UNet, VAE) "
                          "moves to the GPU only while it runs (needs CUDA; slower; ignored on CPU)"),
-        "filter": F("none", "str", "score the pool and mark its lowest filter_fraction not kept: clip (the "
+    },
+    "filter": {  # a step of its own in 03_train, between synthesis and the training that reads the pool
+        "scorer": F("none", "str", "score each pool image and mark the lowest filter.fraction not kept: clip (the "
                     "reference's CLIP filter) or classifier (the run's baseline trained on real data)",
                     choices=("none", "clip", "classifier")),
-        "filter_fraction": F(0.1, "float", "fraction of the pool the filter marks not kept", low=0.0, high=1.0,
-                             high_open=True),
-        "filter_model": F("openai/clip-vit-base-patch32", "str",
-                          "CLIP hub id (local cache) or folder for filter: clip"),
+        "fraction": F(0.1, "float", "fraction of the pool the filter marks not kept", low=0.0, high=1.0,
+                      high_open=True),
+        "model": F("openai/clip-vit-base-patch32", "str", "CLIP hub id (local cache) or folder for scorer: clip"),
     },
     "train": {
         "backbone": F("resnet18", "str", "timm model name, name.tag (one set of timm weights, e.g. "

@@ -28,9 +28,10 @@ SYNTHETIC_ONLY_TRAIN_KEYS = ("gamma", "kappa", "label_toward", "synthetic_sampli
 
 
 def reset_to_baseline(m: dict) -> None:
-    """Make member ``m`` (in place) the real-data-only baseline: the synthesis keys, ``train.p`` and
+    """Make member ``m`` (in place) the real-data-only baseline: the synthesis and filter keys, ``train.p`` and
     the training keys that only concern synthetic images take their defaults."""
     m["synthesize"] = {**defaults()["synthesize"], "strategy": "none"}
+    m["filter"] = defaults()["filter"]  # no pool, nothing to filter
     m["train"].update({k: defaults()["train"][k] for k in SYNTHETIC_ONLY_TRAIN_KEYS}, p=0.0)
 
 
@@ -82,7 +83,7 @@ def get(p: dict, dotted: str) -> Any:
 
 KEY_SETTINGS = {"finetune": ["model.base", "finetune.mode", "finetune.steps", "finetune.lora_rank"],
                 "synthesize": ["synthesize.strategy", "synthesize.strength", "synthesize.multiplier",
-                               "synthesize.filter"],
+                               "filter.scorer"],
                 "train": ["train.backbone", "train.epochs", "train.p", "train.gamma"],
                 "analyze": ["analyze.figures_dir"]}
 

@@ -19,8 +19,8 @@ import yaml
 from ..data.common import resolve_options
 from ..data.registry import LAYOUTS
 from ..strategies import synthesis_settings_problem
-from .backbones import backbone_problem
-from .schema import BUNDLED_MODELS, MOVED_MODELS, SCHEMA, Field, defaults
+from ..backbones import backbone_problem
+from .schema import BUNDLED_MODELS, MOVED_KEYS, MOVED_MODELS, SCHEMA, Field, defaults
 from .sweep import expand_sweep
 from .variants import check_variants
 
@@ -96,6 +96,46 @@ def _moved(key: str, value: Any) -> Any:
                   f"copy {MOVED_MODELS[value]!r}", file=sys.stderr)
         return MOVED_MODELS[value]
     return value
+
+
+def moved_key(dotted: Any) -> Any:
+    """A key's current spelling (``synthesize.filter`` is now ``filter.scorer``), with a one-line notice
+    (once per process); other keys unchanged."""
+    new = MOVED_KEYS.get(dotted) if isinstance(dotted, str) else None
+    if new is None:
+        return dotted
+    if dotted not in _NOTICED:
+        _NOTICED.add(dotted)
+        print(f"notice: {dotted} is now {new}; the old spelling still works", file=sys.stderr)
+    return new
+
+
+def _rename_moved(raw: dict) -> dict:
+    """``raw`` with every moved key under its new spelling: in sections, sweeps and variants."""
+    raw = dict(raw)
+    for old in MOVED_KEYS:
+        section, key = old.split(".")
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            value = raw[section][key]
+            raw[section] = {k: v for k, v in raw[section].items() if k != key}
+            new_section, new_key = moved_key(old).split(".")
+            target = raw.get(new_section) or {}
+            if isinstance(target, dict) and new_key in target:
+                raise ParamsError(f"{old} and {new_section}.{new_key} are both set; {old} is the old spelling "
+                                  f"of {new_section}.{new_key}: keep one")
+            raw[new_section] = {**target, new_key: value} if isinstance(target, dict) else target
+    if isinstance(raw.get("sweep"), dict):
+        raw["sweep"] = {moved_key(k): v for k, v in raw["sweep"].items()}
+    variants = raw.get("variants")
+
+    def renamed(listed):
+        return [{moved_key(k): x for k, x in v.items()} if isinstance(v, dict) else v for v in listed] \
+            if isinstance(listed, list) else listed
+    if isinstance(variants, dict):
+        raw["variants"] = {axis: renamed(listed) for axis, listed in variants.items()}
+    elif isinstance(variants, list):
+        raw["variants"] = renamed(variants)
+    return raw
 
 
 def check_value(key: str, value: Any) -> Any:
@@ -174,6 +214,7 @@ def resolve(raw: dict | None) -> dict:
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ParamsError(f"parameters must be a mapping of keys to values, got {type(raw).__name__}")
+    raw = _rename_moved(raw)
     p = defaults()
     for key, value in raw.items():
         spec = SCHEMA.get(key)
@@ -228,6 +269,7 @@ def load(path: str | Path, overrides: dict | None = None) -> dict:
     """Read a YAML parameter file, apply ``{dotted.key: value}`` overrides, resolve and validate."""
     raw = read_file(path)
     for dotted, value in (overrides or {}).items():
+        dotted = moved_key(dotted)
         field(dotted)
         section, _, sub = dotted.partition(".")
         if sub:

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from .. import artifacts, params
-from ..models.base import pick_device
+from .. import artifacts, jobs, params
+from ..devices import pick_device
 from .stage import prepare, run_shard, run_stage, run_synthesis
 
 
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     if world > 1:  # accelerate launch / torchrun: shard by RANK; the rank-0 process writes the manifest
         rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
         device = f"cuda:{local}" if pick_device(p["device"]) == "cuda" else "cpu"
-        for member in artifacts.stage_jobs(p, "synthesize"):
+        for member in jobs.stage_jobs(p, "synthesize"):
             member = {**member, "synthesize": {**member["synthesize"], "num_processes": 1}}
             out = artifacts.synthesis_dir(member)
             if out is None or artifacts.is_done(out):

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import artifacts
+from .. import artifacts, jobs
 from ..inline import Inline
 from .plan import plan_tasks
 
 
 def _pools(p: dict) -> list[tuple[dict, object]]:
     """(member, folder) of each synthesis job of ``p``, in the runner's order."""
-    return [(m, artifacts.synthesis_dir(m)) for m in artifacts.stage_jobs(p, "synthesize")]
+    return [(m, artifacts.synthesis_dir(m)) for m in jobs.stage_jobs(p, "synthesize")]
 
 
 def plan_table(p: dict) -> pd.DataFrame:
@@ -74,18 +74,3 @@ def translations(p: dict, columns: int = 6):
         return "no finished pool yet: run the synthesis step above"
     split = artifacts.open_split(p)
     return translation_grid(split, [f for _, f in finished], None, [], 110, columns)
-
-
-def filter_extremes(p: dict, count: int = 8):
-    """Per filtered pool (first seed): the filter's lowest-scored images (the ones it drops first) and
-    highest-scored ones, with their scores; shown after the filter step of ``03_train``."""
-    from ..pool_figures import filter_grid
-    done = [m for m in artifacts.stage_jobs(p, "filter") if artifacts.is_done(artifacts.filter_dir(m))]
-    first_seed = [m for m in done if m["seed"] == done[0]["seed"]][:3]
-    shown = [filter_grid(artifacts.synthesis_dir(m), artifacts.filter_dir(m), None, [], 110, count) for m in first_seed]
-    if not shown:
-        return "no filter ran (synthesize.filter: none, or no pool)"
-    from IPython.display import display
-    for figure in shown[:-1]:
-        display(figure)
-    return shown[-1]

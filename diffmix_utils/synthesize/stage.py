@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-from .. import artifacts, progress, provenance
-from ..models.base import pick_device
+from .. import artifacts, jobs, progress, provenance
+from ..devices import pick_device
 from ..models.translate import check_finetune, load_strategy_pipeline, render_batch, synthesis_dtype
 from ..strategies import get_strategy
 from .lanes import cpu_threads, lane_count, lane_pipeline, run_in_lanes
@@ -162,4 +162,4 @@ def run_synthesis(p: dict) -> Path | None:
 
 def run_stage(p: dict) -> list:
     """Run this stage for every sweep member that needs its own artifact folder."""
-    return [run_synthesis(m) for m in progress.members(artifacts.stage_jobs(p, "synthesize"), "synthesize")]
+    return [run_synthesis(m) for m in progress.members(jobs.stage_jobs(p, "synthesize"), "synthesize")]

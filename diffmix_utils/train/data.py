@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from ..data import DatasetError, read_image
 from ..data.splits import class_counts
-from .losses import soft_label
+from ..labels import soft_label
 
 SAMPLINGS = ("uniform", "tail")
 

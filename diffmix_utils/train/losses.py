@@ -1,7 +1,5 @@
-"""Soft labels of synthetic images and the classifier losses, all on soft targets.
+"""The classifier losses, all on soft targets (the soft label itself: ``diffmix_utils.labels``).
 
-Diff-Mix (Wang et al., CVPR 2024) labels an image translated from class i toward class j at
-strength s with ``kappa * [(1 - s**gamma) * e_i + s**gamma * e_j]`` (``kappa * e_i`` when i = j).
 The reference's loss smooths every target as ``q = eps/(C-1) + (1 - eps) * y`` (not renormalised,
 so a one-hot row sums to 1 + eps/(C-1); kept for fidelity, spec C.2) and takes the soft-target
 cross-entropy ``-sum_k w_k q_k log softmax(z)_k`` (``w`` = class weights, 1 unless re-weighted).
@@ -19,20 +17,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+
 LOSSES = ("ce", "balanced_softmax", "ldam")
 LDAM_MAX_MARGIN, LDAM_SCALE = 0.5, 30.0
-
-
-def soft_label(source: int, target: int, strength: float, num_classes: int, gamma: float,
-               kappa: float = 1.0, toward: str = "target") -> torch.Tensor:
-    """The Diff-Mix soft label of a synthetic image: weight s^gamma on the target class and the rest on
-    the source. ``toward="source"`` is the control that swaps the two (the labels point the wrong way)."""
-    y = torch.zeros(num_classes)
-    w = strength ** gamma if source != target else 1.0
-    heavy, light = (target, source) if toward == "target" else (source, target)
-    y[heavy] += kappa * w
-    y[light] += kappa * (1.0 - w)
-    return y
 
 
 def smooth_targets(y: torch.Tensor, epsilon: float) -> torch.Tensor:

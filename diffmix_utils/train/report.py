@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import artifacts, progress
+from .. import artifacts, jobs, progress
 from ..inline import Inline
 
 
@@ -23,8 +23,8 @@ def label(m: dict) -> str:
 
 def _members(p: dict) -> list[tuple[dict, object]]:
     """(member, train folder) of every classifier of ``p`` that has at least one finished epoch."""
-    jobs = [(m, artifacts.train_dir(m)) for m in artifacts.stage_jobs(p, "train")]
-    return [(m, f) for m, f in jobs if (f / "metrics.jsonl").is_file()]
+    folders = [(m, artifacts.train_dir(m)) for m in jobs.stage_jobs(p, "train")]
+    return [(m, f) for m, f in folders if (f / "metrics.jsonl").is_file()]
 
 
 def _metrics(folder) -> list[dict]:

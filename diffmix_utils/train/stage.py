@@ -25,11 +25,11 @@ from safetensors.torch import save_file
 from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Subset
 
-from .. import artifacts, distributed, progress, provenance
+from .. import artifacts, distributed, jobs, progress, provenance
 from ..atomic import ArtifactError
 from ..data.splits import class_counts
 from ..distributed import split_evenly
-from ..models.base import pick_device
+from ..devices import pick_device
 from ..models.classifiers import classifier_transforms, create_classifier
 from .data import RealWithSynthetic, limit_targets
 from .evaluation import breakdown, predict, shot_thresholds, summarize
@@ -60,7 +60,7 @@ def synthetic_rows(p: dict) -> tuple[list[dict], Path | None]:
     scored = artifacts.filter_dir(p)
     if scored is not None:  # a filter's rejects stay on disk, and out of training
         if not artifacts.is_done(scored):
-            raise FileNotFoundError(f"synthesize.filter = {p['synthesize']['filter']!r} but the pool's scores {scored} "
+            raise FileNotFoundError(f"filter.scorer = {p['filter']['scorer']!r} but the pool's scores {scored} "
                                     "are not complete: run filtering.run_stage(P) (03_train's filter step) first")
         scores = artifacts.read_scores(scored)
         rows = [r for r in rows if scores[r["task"]]["kept"]]
@@ -209,6 +209,7 @@ def run_training(p: dict) -> Path:
     result = summarize(metrics)
     result.update({"member": p.get("member", "main"), "strategy": p["synthesize"]["strategy"],
                    "strength": p["synthesize"]["strength"], "seed": p["seed"], "p": tr["p"],
+                   "strengths": sorted({row["strength"] for row in synthetic}),  # what the images were made at
                    "gamma": tr["gamma"], "label_toward": tr["label_toward"], "backbone": tr["backbone"], "image_size": tr["image_size"],
                    "model_kwargs": tr["model_kwargs"], "weights": tr["weights"],
                    "num_train": len(split["train"]),
@@ -233,6 +234,6 @@ def _checkpoint(out: Path, model, optimizer, schedule, epoch: int, metrics: list
 def run_stage(p: dict, before_filter: bool = False) -> list:
     """Train every member that needs its own folder, those that read no filtered pool first (with the
     baselines the classifier filter scores with); ``before_filter``: only those."""
-    jobs = artifacts.stage_jobs(p, "train")
+    todo = jobs.stage_jobs(p, "train")
     return [run_training(m) for m in progress.members(
-        [m for m in jobs if not before_filter or artifacts.filter_dir(m) is None], "train")]
+        [m for m in todo if not before_filter or artifacts.filter_dir(m) is None], "train")]

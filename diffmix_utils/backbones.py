@@ -1,4 +1,5 @@
-"""Checks of the classifier keys before any work: ``train.backbone`` (a timm name, ``name.tag`` with
+"""Classifier backbones by name, below both the validator and the model code: checks of the classifier
+keys before any work, ``train.backbone`` (a timm name, ``name.tag`` with
 timm weights, or ``torchvision:<name>``), ``train.weights`` (a torchvision weight enum) and
 ``train.model_kwargs`` (arguments the backbone accepts, tried on the meta device: no weights, no
 memory). Each returns why the keys cannot build a classifier, or None; the validator raises it.
@@ -9,9 +10,12 @@ import functools
 import json
 
 
+TORCHVISION = "torchvision:"
+
+
 def backbone_problem(name: str, kwargs: dict, weights: str | None = None) -> str | None:
     """Why ``train.backbone`` / ``train.weights`` / ``train.model_kwargs`` cannot build a classifier, or None."""
-    problem = _torchvision_problem(name.split(":", 1)[1], weights) if name.startswith("torchvision:") \
+    problem = _torchvision_problem(name.split(":", 1)[1], weights) if name.startswith(TORCHVISION) \
         else _timm_problem(name, weights)
     return problem or (_model_kwargs_problem(name, kwargs, weights) if kwargs else None)
 
@@ -27,7 +31,7 @@ def _timm_problem(name: str, weights: str | None) -> str | None:
         tags = timm.list_pretrained(f"{arch}.*")[:10]
         return (f"train.backbone = {name!r}: timm has no weights tagged {tag!r} for {arch}; "
                 f"valid: {', '.join(tags) or 'none (drop the tag)'}")
-    from ..models.classifiers import BUNDLED, BUNDLED_CLASSIFIERS, bundled_config, bundled_folder
+    from .bundled import BUNDLED, BUNDLED_CLASSIFIERS, bundled_config, bundled_folder
     if weights is not None and weights.startswith(BUNDLED):
         if weights[len(BUNDLED):] not in BUNDLED_CLASSIFIERS:
             return (f"train.weights = {weights!r} is not a bundled classifier; valid: "
@@ -79,11 +83,52 @@ def _model_kwargs_problem(name: str, kwargs: dict, weights: str | None) -> str |
 @functools.lru_cache(maxsize=64)
 def _build_problem(name: str, kwargs_json: str, weights: str | None) -> str | None:
     import torch
-
-    from ..models.classifiers import create_classifier
     try:
         with torch.device("meta"):  # builds the architecture only: no weights, no memory
-            create_classifier(name, 2, False, json.loads(kwargs_json), weights)
+            architecture(name, 2, json.loads(kwargs_json), weights)
     except Exception as exc:  # timm / torchvision raise TypeError, ValueError, AssertionError, ... for a bad argument
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'}"
     return None
+
+
+def torchvision_arch_kwargs(name: str, weights: str | None) -> dict:
+    """Architecture arguments a torchvision weight set implies: SWAG ViTs are built for 384 px."""
+    if not weights or not name.startswith("vit_"):
+        return {}
+    from torchvision.models import get_model_weights
+    size = get_model_weights(name)[weights].meta.get("min_size")
+    return {"image_size": size[0]} if size else {}
+
+
+def architecture(backbone: str, num_classes: int, kwargs: dict | None = None, weights: str | None = None,
+                 pretrained: bool = False):
+    """The backbone with ``num_classes`` outputs: timm's ``create_model`` or, for ``torchvision:<name>``,
+    torchvision's ``get_model`` (built for the input size its ``weights`` imply; with ``pretrained``, the
+    ``weights`` enum loaded and a new head). Pretrained weights come from the local caches only."""
+    if backbone.startswith(TORCHVISION):
+        from torchvision.models import get_model
+        name = backbone[len(TORCHVISION):]
+        kw = {**torchvision_arch_kwargs(name, weights), **(kwargs or {})}
+        if not pretrained:
+            return get_model(name, weights=None, num_classes=num_classes, **kw)
+        return _replace_head(get_model(name, weights=weights or "DEFAULT", **kw), num_classes)
+    import timm
+    if not timm.is_model(backbone.split(".")[0]):
+        raise ValueError(f"train.backbone = {backbone!r} is not a timm model; e.g. resnet50, "
+                         "vit_base_patch16_384 (timm.list_models() lists them)")
+    return timm.create_model(backbone, pretrained=pretrained, num_classes=num_classes, **(kwargs or {}))
+
+
+def _replace_head(model, num_classes: int):
+    """A new final layer with ``num_classes`` outputs (torchvision's ResNet ``fc``, ViT ``heads.head``, ...)."""
+    import torch
+    for path in ("fc", "heads.head", "head", "classifier"):
+        parent, _, attr = path.rpartition(".")
+        owner = model.get_submodule(parent) if parent else model
+        layer = getattr(owner, attr, None)
+        if isinstance(layer, torch.nn.Sequential):
+            owner, attr, layer = layer, str(len(layer) - 1), layer[-1]
+        if isinstance(layer, torch.nn.Linear):
+            setattr(owner, attr, torch.nn.Linear(layer.in_features, num_classes))
+            return model
+    raise ValueError(f"cannot find the final linear layer of {type(model).__name__} to replace")

@@ -1,0 +1,143 @@
+"""Where each stage's artifacts live, keyed by a hash of everything upstream that shapes them.
+
+A sweep's members that share a fine-tune or a synthesis pool compute the same key and so reuse one
+folder. A filter's scores of a pool live in their own folder, keyed by (pool, scorer, scoring model,
+fraction); the pool itself is never rewritten. Keys leave out what only changes speed or bookkeeping
+(``_NOT_SHAPING``). The files inside the folders and their checks are ``artifacts.files``; which
+folders a parameter file needs made, and in what order, is ``jobs``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ..bundled import BUNDLED, bundled_digest
+from ..params import baseline_of
+from ..strategies import get_strategy
+
+# Keys that do not change a stage's output (speed or bookkeeping only) are left out of its hash.
+_NOT_SHAPING = {"data": {"download"},
+                "finetune": {"checkpoint_every", "checkpoint_limit", "num_processes", "gradient_checkpointing"},
+                "synthesize": {"batch_size", "num_processes", "cpu_workers", "cpu_threads", "vae_slicing",
+                               "cpu_offload"},
+                "train": {"num_workers", "num_processes"}}
+# Keys added after stores existed: at these values they leave the hash out, so finished folders keep their keys.
+_HASHED_ONLY_OFF_DEFAULT = {"train": {"label_toward": "target", "eval_every": 1}}
+
+
+
+def stable_hash(obj: Any, n: int = 10) -> str:
+    """Short content hash of a JSON-able object (key order does not matter)."""
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:n]
+
+
+def _section(p: dict, name: str) -> dict:
+    later = _HASHED_ONLY_OFF_DEFAULT.get(name, {})
+    return {k: v for k, v in p[name].items()
+            if k not in _NOT_SHAPING.get(name, set()) and not (k in later and v == later[k])}
+
+
+def split_key(p: dict) -> str:
+    return stable_hash(_section(p, "data"))
+
+
+def finetune_key(p: dict) -> str:
+    return stable_hash([split_key(p), p["model"], _section(p, "finetune")])
+
+
+def uses_finetune(p: dict) -> bool:
+    return p["synthesize"]["strategy"] != "none" and get_strategy(p["synthesize"]["strategy"]).needs_finetune
+
+
+def synthesis_key(p: dict) -> str | None:
+    if p["synthesize"]["strategy"] == "none":
+        return None
+    upstream = finetune_key(p) if uses_finetune(p) else [split_key(p), p["model"]]
+    return stable_hash([upstream, _section(p, "synthesize")])
+
+
+def filter_scorer(p: dict) -> dict | None:
+    """The classifier the ``classifier`` filter scores a pool with: the run's baseline (real data
+    only, same recipe) trained with the pool's seed, so every member that shares the pool shares
+    one filter; None for other scorers."""
+    if p["filter"]["scorer"] != "classifier" or synthesis_key(p) is None:
+        return None
+    base = baseline_of(p)
+    base["seed"] = p["synthesize"]["seed"]
+    return base
+
+
+def filter_key(p: dict) -> str | None:
+    """(pool, scorer, scoring model, fraction); None when no filter applies."""
+    f = p["filter"]
+    if f["scorer"] == "none" or synthesis_key(p) is None:
+        return None
+    scorer = filter_scorer(p)
+    model = train_key(scorer) if scorer is not None else f["model"]
+    return scores_key(synthesis_key(p), f["scorer"], model, f["fraction"])
+
+
+def scores_key(pool_key: str, scorer: str, model: str, fraction: float) -> str:
+    """The filter folder's key: the pool's key, the scorer, its model (a CLIP id or folder, or the
+    scoring classifier's train key) and the fraction marked not kept."""
+    return stable_hash([pool_key, scorer, model, float(fraction)])
+
+
+def train_key(p: dict) -> str:
+    weights = p["train"]["weights"]
+    bundled = [bundled_digest(weights)] if weights and weights.startswith(BUNDLED) else []  # rebuilt weights: new key
+    return stable_hash([split_key(p), filter_key(p) or synthesis_key(p), _section(p, "train"), p["seed"], *bundled])
+
+
+def store(p: dict) -> Path:
+    return Path(p["workdir"]) / "store"
+
+
+def run_dir(p: dict) -> Path:
+    return Path(p["workdir"]) / p["name"]
+
+
+def split_path(p: dict) -> Path:
+    return store(p) / "splits" / f"{p['data']['dataset']}-{split_key(p)}.json"
+
+
+def open_split(p: dict) -> dict:
+    """The split file every stage of ``p`` reads (train / val / test indices), made atomically on first use."""
+    from ..data import ensure_split
+    return ensure_split(split_path(p), p["data"], store(p) / "datasets")
+
+
+def dataset_cache(p: dict, key: str) -> Path:
+    return store(p) / "datasets" / f"{p['data']['dataset']}-{key}"
+
+
+def finetune_dir(p: dict) -> Path:
+    return store(p) / "finetune" / finetune_key(p)
+
+
+def synthesis_dir(p: dict) -> Path | None:
+    key = synthesis_key(p)
+    return None if key is None else store(p) / "synthesize" / key
+
+
+def filter_dir(p: dict) -> Path | None:
+    key = filter_key(p)
+    return None if key is None else store(p) / "filter" / key
+
+
+def train_dir(p: dict) -> Path:
+    return store(p) / "train" / train_key(p)
+
+
+def figures_dir(p: dict) -> Path:
+    return Path(p["analyze"]["figures_dir"]) / p["name"]
+
+
+def stage_folders(p: dict, stage: str) -> list[Path | None]:
+    """The artifact folders one member needs for a stage (None: nothing to do)."""
+    return [{"finetune": lambda: finetune_dir(p) if uses_finetune(p) else None,
+             "synthesize": lambda: synthesis_dir(p), "filter": lambda: filter_dir(p), "train": lambda: train_dir(p),
+             "analyze": lambda: figures_dir(p)}[stage]()]
