@@ -87,16 +87,16 @@ NOTEBOOKS = {
         "`manifest.csv` and a filter's `scores.csv`; writes `metrics.jsonl`, `result.json`, "
         "`last.safetensors` to `<workdir>/store/train/<key>/`.",
         [MD + "**Step 1: the classifiers that read no filtered pool.** The baselines (real data only) "
-              "come first: with `synthesize.filter: classifier` the filter scores each pool with the "
+              "come first: with `filter.scorer: classifier` the filter scores each pool with the "
               "run's baseline. Without a filter this step trains every member.",
          "from diffmix_utils import train\nfolders = train.run_stage(P, before_filter=True)",
-         MD + "**Step 2: the filter** (`synthesize.filter`: `clip` or `classifier`; nothing to do for "
-              "`none`). Scores every image of a pool and marks the lowest `filter_fraction` not kept, in "
+         MD + "**Step 2: the filter** (`filter.scorer`: `clip` or `classifier`; nothing to do for "
+              "`none`). Scores every image of a pool and marks the lowest `filter.fraction` not kept, in "
               "`<workdir>/store/filter/<key>/scores.csv`; the pool itself is never rewritten.",
          "from diffmix_utils import filtering\nfolders = filtering.run_stage(P)",
          MD + "**What the filter drops**: per pool, its lowest-scored images (top row, ✗ = not kept) and "
               "its highest-scored ones, with the score.",
-         "from diffmix_utils.synthesize import report as pools\npools.filter_extremes(P)",
+         "from diffmix_utils.filtering import report as filter_report\nfilter_report.filter_extremes(P)",
          MD + "**Step 3: the members that read a filtered pool** (only the kept images).",
          "folders = train.run_stage(P)",
          MD + "**Learning curves**: training loss and validation accuracy per epoch, one line per member "
