@@ -2,7 +2,7 @@
 
 Work is counted exactly (fine-tune steps x images, synthetic images per strength, classifier
 image-passes); the training-set size comes from the split file when it exists, else from the
-dataset's nominal size (spec F.1), marked "≈". Compute is counted in FLOPs with
+dataset's files when its folder exists, else from its nominal size, marked "≈". Compute is counted in FLOPs with
 ``torch.utils.flop_counter`` on meta tensors (no weights, no download): the UNet / VAE of the run's
 base model (its config, or SD-1.5's written in code) and the timm backbone. Time is then given as:
 - a lower bound: FLOPs at 100 % of an H100's dense bf16 peak (989 TFLOP/s). Real runs are slower;
@@ -118,12 +118,17 @@ def classifier_flops(backbone: str, size: int, num_classes: int, kwargs_json: st
 
 
 def split_sizes(p: dict) -> tuple[int, int, int, bool]:
-    """(classes, train images, val + test images, exact?) of the member's split."""
+    """(classes, train images, val + test images, exact?) of the member's split: from the split file
+    when it exists; else, for a dataset on disk, from its files (the split is drawn in memory, as the
+    fine-tune will draw it; no image is opened); else from the dataset's nominal size."""
     path = artifacts.split_path(p)
     if path.is_file():
         s = json.loads(path.read_text())
         return len(s["classes"]), len(s["train"]), len(s["val"]) + len(s["test"]), True
     d = p["data"]
+    counted = _counted_split(json.dumps(d, sort_keys=True), str(artifacts.store(p) / "datasets"))
+    if counted:
+        return counted
     if d["dataset"] == "toybirds":
         c, per, test = d["num_classes"], d["train_per_class"], d["test_per_class"]
     elif d["dataset"] in NOMINAL_SIZES:
@@ -142,6 +147,25 @@ def split_sizes(p: dict) -> tuple[int, int, int, bool]:
     else:
         train = c * rest
     return c, train, round(c * (val + test)), False
+
+
+@lru_cache(maxsize=16)  # every member of a sweep shares its data section
+def _counted_split(data_json: str, cache_dir: str) -> tuple[int, int, int, bool] | None:
+    """Split sizes of a dataset whose folder exists, counted from its index files or folders; None for
+    toybirds (rendered by the kit), a folder not there yet, or one that does not read as its layout
+    (the fine-tune will say why)."""
+    from .data import create_dataset
+    from .data.common import DatasetError
+    from .data.splits import make_split
+    d = json.loads(data_json)
+    if d["dataset"] == "toybirds" or not d["root"] or not Path(d["root"]).expanduser().is_dir():
+        return None
+    try:
+        ds = create_dataset(d["dataset"], d["root"], Path(cache_dir), {**d, "download": False})
+        split = make_split(ds.items, ds.classes, d)
+    except (DatasetError, OSError, ValueError):
+        return None
+    return len(ds.classes), len(split["train"]), len(split["val"]) + len(split["test"]), True
 
 
 def _rate(table: dict, s: float) -> float:

@@ -22,15 +22,11 @@ import tempfile
 from pathlib import Path
 
 from . import artifacts, costs, fetch, jobs, params, progress
+from .strategies import strength_label
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = {"finetune": "01_finetune.ipynb", "synthesize": "02_synthesize.ipynb",
              "train": "03_train.ipynb", "analyze": "04_analyze.ipynb"}
-
-
-def _strength_label(sy: dict) -> str:
-    choices = sy["strength_choices"]
-    return "{" + ",".join(f"{c:g}" for c in choices) + "}" if choices else f"{sy['strength']:g}"
 
 
 def plan(p: dict) -> str:
@@ -42,7 +38,7 @@ def plan(p: dict) -> str:
         done = sum(artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in todo)
         extra = ""
         if stage == "synthesize" and todo:
-            pools = [f"{m['synthesize']['strategy']} s={_strength_label(m['synthesize'])} "
+            pools = [f"{m['synthesize']['strategy']} s={strength_label(m['synthesize']['strength_choices'] or [m['synthesize']['strength']])} "
                      f"x{m['synthesize']['multiplier']:g}" for m in todo]
             more = f", ... {len(pools) - 8} more" if len(pools) > 8 else ""
             extra = " (" + ", ".join(pools[:8]) + more + " of |train|)"

@@ -106,6 +106,12 @@ def synthesis_settings_problem(syn: dict, finetune_mode: str) -> str | None:
     return None
 
 
+def strength_label(strengths) -> str:
+    """How tables and ``--plan`` name a pool's strength(s): "0.7", or "0.3/0.5/0.7/0.9" for a pool
+    drawn from several (``strength_choices``)."""
+    return "/".join(f"{s:g}" for s in sorted(set(strengths)))
+
+
 def pool_size(synthesize: dict, num_train: int) -> int:
     """Images in the synthetic pool of a ``synthesize`` section for a training set of ``num_train``
     images: ``multiplier`` x |train| (at least one), none for strategy 'none'. The synthesis plan

@@ -15,6 +15,7 @@ import io
 from PIL import Image
 
 from . import artifacts
+from .data import open_image
 from .models.translate import Translator
 from .strategies import STRATEGIES, get_strategy
 
@@ -37,14 +38,15 @@ class Explorer(Translator):
         pool = self.split["test"][:200] + self.split["train"][:200]
         source = W.Dropdown(options=[(f"{i}: {classes[items[i]['label']]} ({items[i]['split']})", i) for i in pool],
                             description="source")
-        target = W.Dropdown(options=[(f"{c}: {n}", c) for c, n in enumerate(classes)], description="target")
+        target = W.Dropdown(options=[(f"{c}: {n}", c) for c, n in enumerate(classes)], description="target",
+                            value=other_class(items[source.value]["label"], len(classes)))
         strength = W.FloatSlider(value=self.p["synthesize"]["strength"], min=0.05, max=1.0, step=0.05,
                                  description="strength")
         strategy = W.Dropdown(options=list(STRATEGIES), value="diff-mix", description="strategy")
         seed = W.IntText(value=0, description="seed")
         button, status = W.Button(description="translate"), W.HTML()
-        left, right = (W.Image(value=placeholder(text), format="png", width=256)
-                       for text in ("source", "click translate"))
+        left = W.Image(value=png(open_image(self.split, source.value)), format="png", width=256)
+        right = W.Image(value=placeholder("click translate"), format="png", width=256)
 
         def show(text: str, color: str = "#333") -> None:
             status.value = f'<span style="color:{color}">{html.escape(text)}</span>'
@@ -64,7 +66,13 @@ class Explorer(Translator):
             left.value, right.value = png(src), png(out)
             show(f"{strategy.value}: {classes[items[source.value]['label']]} -> "
                  f"{classes[target.value]} at s = {strength.value:.2f}")
+        def new_source(_=None) -> None:  # the source shows at once; an inter-class target stays another class
+            left.value, right.value = png(open_image(self.split, source.value)), placeholder("click translate")
+            label = items[source.value]["label"]
+            if target.value == label:
+                target.value = other_class(label, len(classes))
         button.on_click(run)
+        source.observe(new_source, names="value")
         strategy.observe(hint, names="value")
         hint()
         box = W.VBox([W.HBox([source, target]), W.HBox([strength, strategy, seed, button]), status,
@@ -73,6 +81,11 @@ class Explorer(Translator):
         box.controls = {"source": source, "target": target, "strength": strength, "strategy": strategy,
                         "seed": seed, "status": status}
         return box
+
+
+def other_class(label: int, num_classes: int) -> int:
+    """The explorer's default target: the next class after the source's (a translation, not a copy)."""
+    return (label + 1) % num_classes if num_classes > 1 else label
 
 
 def png(im: Image.Image) -> bytes:

@@ -9,6 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from diffmix_utils import params
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 ALL_NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -25,13 +27,43 @@ def test_committed_without_outputs_and_parameters_first(path):
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
-    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert all(not c.outputs and c.execution_count is None for c in code), \
+        f"{path.name} holds outputs; commit notebooks without them: python tools/sync_notebooks.py --clear-outputs"
 
 
 def test_parameters_cells_match_the_schema():
     r = subprocess.run([sys.executable, "tools/sync_notebooks.py", "--check"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
+
+
+def _sync_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "tools" / "sync_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_users_edits_pass_the_check_and_what_the_kit_relies_on_is_checked():
+    tool = _sync_tool()
+    nb = nbformat.read(ROOT / "notebooks" / "02_synthesize.ipynb", as_version=4)
+    nb.cells[0].source += "\n\nMy own note."  # what a person does in JupyterLab ...
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1 + 1  # my own cell"))
+    nb.cells[1].source = "params_file = 'params/smoke.yaml'\noverrides = {'synthesize.strength': 0.5}"
+    nb.cells[4].source = "# my narration\n" + nb.cells[4].source
+    assert tool.problems("02_synthesize.ipynb", nb) == []  # ... passes
+    bad = nbformat.from_dict(nb)
+    bad.cells[1].source = "params_file = 'params/smoke.yaml'\noverrides = {'synthesize.strenght': 0.5}"
+    assert "did you mean synthesize.strength" in tool.problems("02_synthesize.ipynb", bad)[0]
+    bad.cells[1].source = "params_file = 'params/smoke.yaml'\noverrides = {}\nname = 'x'"
+    assert "only params_file and overrides" in tool.problems("02_synthesize.ipynb", bad)[0]
+    renamed = nbformat.from_dict(nb)
+    renamed.cells.append(nbformat.v4.new_code_cell("report.translation_grid(P)\n"
+                                                   "from diffmix_utils.synthesize import no_such_name"))
+    found = tool.problems("02_synthesize.ipynb", renamed)
+    assert found == ["diffmix_utils.synthesize.no_such_name does not exist",
+                     "diffmix_utils.synthesize.report.translation_grid does not exist"]
 
 
 def _run(args, cwd):
@@ -66,6 +98,20 @@ def test_smoke_run_executes_all_four_notebooks_then_skips(tmp_path):
     assert record["split_checksum"] and (figs / "tables" / "environment.md").is_file()
     again = _run([str(ROOT / "params" / "smoke.yaml"), *sets], cwd=tmp_path)
     assert again.returncode == 0 and again.stdout.count("complete, skipped") == 4
+
+
+@pytest.mark.parametrize("how", [["-f", "params/smoke.yaml"], ["-p", "params_file", "params/smoke.yaml"],
+                                 ["-y", "overrides: {name: smoke, train.epochs: 3}"]], ids=["-f", "-p", "-y"])
+def test_papermill_runs_the_file_its_user_names(tmp_path, how):
+    nb = nbformat.read(ROOT / "notebooks" / "04_analyze.ipynb", as_version=4)
+    nb.cells = nb.cells[:3] + [nbformat.v4.new_code_cell("print('RUN', P['name'], P['train']['epochs'])")]
+    nbformat.write(nb, tmp_path / "head.ipynb")
+    r = subprocess.run([sys.executable, "-m", "papermill", str(tmp_path / "head.ipynb"), str(tmp_path / "out.ipynb"),
+                        "--cwd", str(ROOT), *how], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    printed = [o.text for o in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[-1].outputs]
+    epochs = 3 if how[0] == "-y" else params.load(ROOT / "params" / "smoke.yaml")["train"]["epochs"]
+    assert printed == [f"RUN smoke {epochs}\n"]
 
 
 def test_papermill_alone_rejects_an_unknown_parameter(tmp_path):

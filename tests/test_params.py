@@ -69,8 +69,8 @@ def test_sweep_is_a_product_and_the_baseline_is_trained_once():
 
 
 def test_from_notebook_reports_injected_unknown_names():
-    ns = {**params.defaults(), "In": [], "params": params, "bogus_key": 1}
-    with pytest.raises(ParamsError, match="bogus_key"):
+    ns = {"In": [], "params": params, "params_file": None, "overrides": {}, "bogus_key": 1}
+    with pytest.raises(ParamsError, match="unknown key 'bogus_key'"):
         params.from_notebook(ns)
     del ns["bogus_key"]
     assert params.from_notebook(ns)["name"] == "smoke"
@@ -78,22 +78,57 @@ def test_from_notebook_reports_injected_unknown_names():
     assert params.from_notebook({**ns, "ft": ROOT / "runs", "pipe": object()})["name"] == "smoke"
 
 
-def test_a_notebook_follows_its_params_file_and_its_edited_values_override(tmp_path):
-    ns = {**params.defaults(), "In": [], "params_file": "params/demo.yaml"}
+DEMO = ROOT / "params" / "demo.yaml"
+
+
+def test_a_notebook_reads_its_params_file_with_dotted_overrides_on_top(tmp_path):
+    ns = {"In": [], "params_file": "params/demo.yaml", "overrides": {}}
     demo = params.from_notebook(ns)
-    assert demo == params.load(ROOT / "params" / "demo.yaml")  # opened after make demo: the demo's run
-    ns["train"] = {**ns["train"], "epochs": 3}  # an edited cell value overrides the file's ...
-    edited = params.from_notebook(ns)
-    assert edited["train"]["epochs"] == 3 and edited["train"]["lr"] == demo["train"]["lr"]  # ... and only it
-    assert edited["sweep"] == demo["sweep"]
-    with pytest.raises(ParamsError, match="would mix"):  # papermill -f other.yaml, params_file left as is
-        params.from_notebook({**ns, "name": "other"})
-    ns["params_file"] = None  # the runner: every value injected, no file
-    assert params.from_notebook(ns)["name"] == "smoke"
+    assert demo == params.load(DEMO)  # opened after make demo: the demo's run
+    # an override equal to the schema default still overrides (no equal-to-default trap)
+    default_lr = params.defaults()["train"]["lr"]
+    edited = params.from_notebook({**ns, "overrides": {"train.epochs": 3, "train.lr": default_lr,
+                                                       "sweep.seed": [5, 6]}})
+    assert edited["train"]["epochs"] == 3 and edited["train"]["lr"] == default_lr
+    assert edited["sweep"]["seed"] == [5, 6] and edited["name"] == demo["name"]
+    assert edited == params.load(DEMO, {"train.epochs": 3, "train.lr": default_lr, "sweep.seed": [5, 6]})
+    with pytest.raises(ParamsError, match="did you mean train.epochs"):
+        params.from_notebook({**ns, "overrides": {"train.epoch": 3}})
     with pytest.raises(ParamsError, match="does not exist"):
         params.from_notebook({**ns, "params_file": str(tmp_path / "gone.yaml")})
     with pytest.raises(ParamsError, match="params_file = 3"):
         params.from_notebook({**ns, "params_file": 3})
+
+
+def test_papermill_f_file_is_the_run_and_p_sections_set_keys(tmp_path):
+    ns = {"In": [], "params_file": "params/demo.yaml", "overrides": {}}
+    smoke = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
+    # papermill -f smoke.yaml: its sections are injected as variables; they are the run, demo is not read
+    assert params.from_notebook({**ns, **smoke}) == params.load(ROOT / "params" / "smoke.yaml")
+    # papermill -p params_file smoke.yaml
+    assert params.from_notebook({**ns, "params_file": "params/smoke.yaml"}) == params.load(ROOT / "params" / "smoke.yaml")
+    # papermill -p train '{epochs: 2}' (no name): set on top of the params_file, key by key
+    two = params.from_notebook({**ns, "train": {"epochs": 2}})
+    assert two["train"]["epochs"] == 2 and two == params.load(DEMO, {"train.epochs": 2})
+    with pytest.raises(ParamsError, match="would mix"):  # a second file named beside an injected one
+        params.from_notebook({**ns, **smoke, "params_file": "params/toy_paper.yaml"})
+    # the runner: params_file None and every resolved section injected
+    p = params.load(DEMO)
+    assert params.from_notebook({"params_file": None, **{k: v for k, v in p.items() if k != "member"}}) == p
+
+
+def test_set_reaches_one_sweep_axis_and_an_unknown_key_names_the_closest():
+    p = params.load(DEMO, params.parse_overrides(["sweep.seed=[5,6,7]"]))
+    assert p["sweep"]["seed"] == [5, 6, 7]
+    assert {k: v for k, v in p["sweep"].items() if k != "seed"} == \
+        {k: v for k, v in params.load(DEMO)["sweep"].items() if k != "seed"}
+    with pytest.raises(ParamsError) as err:
+        params.load(DEMO, {"synthesize.strenght": 0.5})
+    message = str(err.value)
+    assert "synthesize.strength" in message and "docs/parameters.md" in message
+    assert len(message) < 200  # the closest keys, not all of them
+    with pytest.raises(ParamsError, match="did you mean"):
+        params.load(DEMO, {"sweep.synthesize.strenght": [0.5]})
 
 
 def _run_cli(*args, cwd):

@@ -44,6 +44,22 @@ def test_flops_and_nominal_sizes():
     assert split_sizes(p)[:2] == (200, 1000)
 
 
+def test_plan_counts_an_own_imagefolder_before_its_split_exists(tmp_path):
+    from PIL import Image
+    for split, per in (("train", 7), ("test", 3)):
+        for c in ("ant", "bee", "cat"):
+            (tmp_path / "own" / split / c).mkdir(parents=True)
+            for i in range(per):
+                Image.new("RGB", (8, 8), (i * 30, 0, 0)).save(tmp_path / "own" / split / c / f"{i}.png")
+    p = params.resolve({"workdir": str(tmp_path / "runs"), "data": {"dataset": "imagefolder",
+                        "root": str(tmp_path / "own"), "val_fraction": 0.2}})
+    m = params.expand_sweep(p)[0]
+    assert split_sizes(m) == (3, 3 * (7 - 2), 3 * 2 + 3 * 3, True)  # ceil(0.2 * 7) = 2 val per class
+    assert not (tmp_path / "runs").exists()  # counted, nothing written
+    said = run.plan(p)  # exact counts (no ≈): the pool is multiplier x 15 training images
+    assert "cost (counts;" in said and f" {round(p['synthesize']['multiplier'] * 15)} images," in said
+
+
 def _table(rows):
     base = {"variant": None, "dataset": "cub", "shots": None, "imbalance": None, "backbone": "resnet50@224",
             "strength": 0.7, "gamma": 0.8, "p": 0.1, "test_acc_at_best_val_std": 0.2, "reference_acc": None}
@@ -95,6 +111,9 @@ def test_analysis_of_a_fabricated_results_folder(tmp_path, capsys):
     assert [n.split("**")[1] for n in names] == ["results", "environment"]  # runs.md stays in its file
     assert sum(isinstance(x, Image) for x in shown) == sum(f.suffix == ".png" for f in files) > 3
     assert isinstance(shown[-1], Image) and "| strategy |" in shown[1].data
+    step = outputs(files, "results", "claim_", "class_histogram")  # one of 04_analyze's narrated steps
+    assert step[0].data.startswith("**results**") and "analyze.claims" in step[2].data
+    assert "not made in this run" in step[2].data and isinstance(step[3], Image) and len(step) == 4
     results_md = (tmp_path / "fig" / "t" / "tables" / "results.md").read_text()
     assert "<NA>" not in results_md and "nan" not in results_md
     header, _, first_row = ([c.strip() for c in line.strip("|").split("|")] for line in results_md.splitlines()[:3])

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from diffmix_utils import params
-from diffmix_utils.widgets import Explorer, explorer
+from diffmix_utils.data import open_image
+from diffmix_utils.widgets import Explorer, explorer, png
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +26,18 @@ def test_translate_every_kind_of_strategy(member):
 
 def test_widget_click_fills_both_images(member):
     box = explorer(member)
-    box.run()
     left, right = box.children[-1].children
-    assert left.value[:4] == b"\x89PNG" and right.value[:4] == b"\x89PNG"
+    source, target = box.controls["source"], box.controls["target"]
+    items = Explorer(member).split["items"]
+    shown_first = left.value
+    assert shown_first == png(open_image(Explorer(member).split, source.value))  # the source at once, no click
+    assert target.value != items[source.value]["label"]  # the target starts on another class
+    box.run()
+    assert left.value[:4] == b"\x89PNG" and right.value[:4] == b"\x89PNG" and right.value != shown_first
+    same_class = [i for _, i in source.options if items[i]["label"] == target.value][0]
+    source.value = same_class  # a source of the target's class: the target moves on, the source shows
+    assert target.value != items[same_class]["label"]
+    assert left.value == png(open_image(Explorer(member).split, same_class))
 
 
 def test_errors_show_in_the_widget_and_strategies_say_what_they_need(tmp_path):

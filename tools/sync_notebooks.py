@@ -1,28 +1,42 @@
-"""Write the kit's notebooks (four stages, explorer): title, `parameters` cell (schema defaults), calls.
+"""Write the kit's notebooks (four stages, explorer) and check the parts the kit owns.
 
-    python tools/sync_notebooks.py          # rewrite notebooks/*.ipynb (no outputs)
-    python tools/sync_notebooks.py --check  # exit 1 if a committed notebook differs
+    python tools/sync_notebooks.py                  # write notebooks/*.ipynb anew (no outputs; a developer's step)
+    python tools/sync_notebooks.py --check          # exit 1 if a notebook breaks what the kit relies on
+    python tools/sync_notebooks.py --clear-outputs  # strip outputs in place, keeping every edit
 
-The parameters cell holds plain literals only; everything derived comes after papermill's
-injected cell, in the package.
+``--check`` (run by the tests) is what must stay in sync, not a byte comparison, so a person's edits
+in JupyterLab (narration, extra cells, another ``params_file`` or ``overrides``) do not fail it. It
+checks: the title cell starts with the notebook's heading; the first code cell is tagged
+``parameters`` and assigns only ``params_file`` and ``overrides``, whose values load and validate;
+the next cell validates them (``params.from_notebook``); and every ``diffmix_utils`` name a cell
+imports or calls exists, so a renamed function fails here rather than in a user's notebook.
 """
 from __future__ import annotations
 
+import ast
+import importlib
 import sys
 from pathlib import Path
 
 import nbformat
 
-from diffmix_utils import params
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from diffmix_utils import params  # noqa: E402
+from diffmix_utils.params.notebook import DEFAULT_PARAMS_FILE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATE = ("from diffmix_utils import params\n"
             "P = params.from_notebook(globals())  # validates every key, papermill's injected ones too\n"
             "params.summary(P, {stage!r})  # what differs from the defaults; the full file: runs/<name>/params.yaml")
-PARAMS_NOTE = ("\n\n**Which run**: the cell below reads `params_file` (default `params/demo.yaml`, the run "
-               "`make demo` made, so its finished artifacts are reused, not recomputed). To look at another "
-               "run, set `params_file = 'params/<file>.yaml'`; edit a value in that cell to override one key. "
-               "Headless: `python -m diffmix_utils.run params/<file>.yaml` runs all four notebooks.")
+PARAMETERS = ("# Which run this notebook shows: a parameter file (relative to the kit root) and dotted overrides on\n"
+              "# top of it, e.g. {'synthesize.strength': 0.5, 'train.epochs': 3, 'sweep.seed': [0, 1]}.\n"
+              f"params_file = {DEFAULT_PARAMS_FILE!r}\n"
+              "overrides = {}")
+PARAMS_NOTE = ("\n\n**Which run**: the cell below names a parameter file (default `params/demo.yaml`: the run "
+               "`make demo` made, so its finished artifacts are reused, not recomputed) and `overrides`, dotted "
+               "keys set on top of it (every key: `docs/parameters.md`). Headless: "
+               "`python -m diffmix_utils.run params/<file>.yaml` runs all four notebooks; "
+               "`papermill NB OUT -p params_file FILE` or `-f FILE` runs one.")
 MD = "md:"  # a step's explanation: a markdown cell before its call
 NOTEBOOKS = {
     "01_finetune.ipynb": (
@@ -114,33 +128,48 @@ NOTEBOOKS = {
         "beside the reference numbers with their provenance, and writes tables (CSV + Markdown) and "
         "figures (PNG + PDF) to `figures/<name>/`.",
         [MD + "**Gather and write**: every member's result (a member not yet trained is named, not hidden), "
-              "the tables and the figures; one line says what it wrote and where.",
+              "the tables and the figures; one line says what it wrote and where. The steps below show "
+              "them one topic at a time.",
          "from diffmix_utils import analyze\nfiles = analyze.run_stage(P)",
-         MD + "**The tables, then the figures.** `results`: one row per method, test accuracy (%) at the epoch "
-              "chosen on validation, mean ± sample std over seeds; `diff_vs_baseline` is the paired "
-              "difference from the baseline of the same seeds with its 95 % interval, and the verdict says "
-              "\"no difference detected\" when the interval holds zero. Columns without a value in this run "
-              "are named under the table (the CSV keeps them). With `analyze.claims: true`, one `claim_*` "
-              "table per claim. `environment`: the versions and devices the classifiers were trained with.",
-         "analyze.show(files)"]),
+         MD + "**The results table**: one row per method, test accuracy (%) at the epoch chosen on validation, "
+              "mean ± sample std over seeds. `diff_vs_baseline` is the paired difference from the baseline of "
+              "the same seeds with its 95 % interval; the verdict says \"no difference detected\" when the "
+              "interval holds zero. The paper protocol (best epoch on test, optimistic) and the reference "
+              "numbers, with their source, stand beside the kit's. Columns without a value in this run are "
+              "named under the table (the CSV keeps them).",
+         "analyze.show(files, 'results')",
+         MD + "**The claims** (with `analyze.claims: true`, the toy reproduction's files): one table and one "
+              "figure per claim, each arm's paired difference from its baseline with its interval.",
+         "analyze.show(files, 'claim_')",
+         MD + "**Accuracy against the translation strength** *s* (and against every other swept key), and the "
+              "soft label's weight on the target class, `s^γ`, for the γ values the paper compares. Large *s* "
+              "makes a more convincing target but keeps less of the source.",
+         "analyze.show(files, 'accuracy_vs_', 'soft_label_gamma_curves', 'throughput_vs_strength')",
+         MD + "**What the pools hold**: real sources and their translations per pool (*source class → target "
+              "class*), one source translated at six strengths, and, where a filter ran, what it dropped.",
+         "analyze.show(files, 'translations', 'progressive_translation', 'filter_')",
+         MD + "**Inside the models**: where the UNet's cross-attention looks for the class token, base against "
+              "fine-tuned generations per class, and a t-SNE of the baseline classifier's features with the "
+              "synthetic images placed by their soft label.",
+         "analyze.show(files, 'cross_attention', 'finetune_comparison', 'tsne_features')",
+         MD + "**The data and the environment**: training images per class (the long-tail files' imbalance "
+              "shows here) and the versions and devices the classifiers were trained with.",
+         "analyze.show(files, 'class_histogram', 'environment')"]),
     "explore.ipynb": (
         "# Explore: translations one at a time\n"
         "Pick a real image, a target class, a strength and a strategy, and see the translation "
         "beside the source (the synthesis stage's pipeline, prompt and seeding, through "
         "`diffmix_utils.models.translate`). Run `01_finetune` first for the diff-* and ti-* strategies.",
-        ["from diffmix_utils import widgets\nwidgets.explorer(P)"]),
+        [MD + "**How to use it**: the *source* list holds test images first, then training images; the source "
+              "shows at once. The *target* starts on another class than the source's (a translation, not a "
+              "copy). *strength* is how far the image is noised before it is denoised toward the target "
+              "prompt: 0.1 keeps the source, 0.9 keeps little but its layout. *strategy*: `diff-mix` uses the "
+              "fine-tuned model and the target's learned token; `diff-aug` translates toward the source's own "
+              "class; `real-mix` uses the base model and the class name; `diff-gen` / `real-gen` draw from "
+              "noise. The same seed gives the same image, as in the synthesis stage. The line under the "
+              "controls says whether a strategy needs a fine-tune that is not there.",
+         "from diffmix_utils import widgets\nwidgets.explorer(P)"]),
 }
-
-
-def parameters_source() -> str:
-    lines = ["# The parameter file this notebook runs: the demo's, so after `make demo` it shows (and reuses) that run.",
-             "# Point it at another file, or set None to use only the values below; values below that differ from",
-             "# the defaults override the file. The runner (python -m diffmix_utils.run FILE) injects every value.",
-             "params_file = 'params/demo.yaml'",
-             "# Plain defaults (the smoke test's, the schema's): edit one to override the file's value."]
-    for key, value in params.defaults().items():
-        lines.append(f"{key} = {value!r}")
-    return "\n".join(lines)
 
 
 def build(title: str, calls: list[str], stage: str | None = None) -> nbformat.NotebookNode:
@@ -148,7 +177,7 @@ def build(title: str, calls: list[str], stage: str | None = None) -> nbformat.No
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     cells = [nbformat.v4.new_markdown_cell(title + PARAMS_NOTE),
-             nbformat.v4.new_code_cell(parameters_source(), metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
              nbformat.v4.new_code_cell(VALIDATE.format(stage=stage))]
     cells += [nbformat.v4.new_markdown_cell(c[len(MD):]) if c.startswith(MD) else nbformat.v4.new_code_cell(c)
               for c in calls]
@@ -158,22 +187,105 @@ def build(title: str, calls: list[str], stage: str | None = None) -> nbformat.No
     return nb
 
 
-def main(check: bool) -> int:
-    stale = []
+def stage_of(name: str) -> str | None:
+    return {"01": "finetune", "02": "synthesize", "03": "train", "04": "analyze"}.get(name[:2])
+
+
+def problems(name: str, nb: nbformat.NotebookNode) -> list[str]:
+    """What in notebook ``name`` breaks what the kit relies on (empty when it is fine)."""
+    title = NOTEBOOKS[name][0].splitlines()[0]
+    cells, out = nb.cells, []
+    if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith(title):
+        out.append(f"the first cell must be the markdown title starting {title!r}")
+    code = [c for c in cells if c.cell_type == "code"]
+    if not code or "parameters" not in code[0].metadata.get("tags", []):
+        return out + ["the first code cell must be tagged 'parameters' (papermill injects after it)"]
+    out += _parameters_problems(code[0].source)
+    if len(code) < 2 or "params.from_notebook(globals())" not in code[1].source:
+        out.append("the cell after the parameters must validate them: P = params.from_notebook(globals())")
+    bound: dict = {}  # names bound by earlier cells' imports, as in a kernel run top to bottom
+    for cell in code[1:]:
+        out += _missing_names(cell.source, bound)
+    return out
+
+
+def _parameters_problems(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return [f"the parameters cell is not valid Python: {exc}"]
+    values = {}
+    for node in tree.body:
+        names = [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)]
+        if not isinstance(node, ast.Assign) or names not in (["params_file"], ["overrides"]):
+            return [f"the parameters cell may assign only params_file and overrides (line {node.lineno})"]
+        try:
+            values[names[0]] = ast.literal_eval(node.value)
+        except ValueError:
+            return [f"{names[0]} in the parameters cell must be a plain value (line {node.lineno})"]
+    if set(values) != {"params_file", "overrides"}:
+        return ["the parameters cell must assign params_file and overrides"]
+    try:
+        path = values["params_file"]
+        if path is None:
+            params.resolve(params.apply_overrides({}, values["overrides"]))
+        else:
+            params.load(ROOT / path, values["overrides"])
+    except params.ParamsError as exc:
+        return [f"the parameters cell does not validate: {exc}"]
+    return []
+
+
+def _missing_names(source: str, bound: dict) -> list[str]:
+    """The diffmix_utils names ``source`` imports, or reaches through a module imported here or in an
+    earlier cell (``bound``, updated), that do not exist."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # a user's cell in progress is theirs
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("diffmix_utils"):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                obj = getattr(module, alias.name, None)
+                if obj is None:
+                    try:
+                        obj = importlib.import_module(f"{node.module}.{alias.name}")
+                    except ImportError:
+                        out.append(f"{node.module}.{alias.name} does not exist")
+                        continue
+                bound[alias.asname or alias.name] = obj
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
+            owner = bound[node.value.id]
+            if type(owner).__name__ == "module" and not hasattr(owner, node.attr):
+                out.append(f"{owner.__name__}.{node.attr} does not exist")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        bad = []
+        for name in NOTEBOOKS:
+            path = ROOT / "notebooks" / name
+            found = problems(name, nbformat.read(path, as_version=4)) if path.is_file() else ["missing"]
+            bad += [f"{name}: {what}" for what in found]
+        if bad:
+            print("\n".join(bad) + "\nto start a notebook afresh: python tools/sync_notebooks.py")
+        return 1 if bad else 0
     for name, (title, calls) in NOTEBOOKS.items():
         path = ROOT / "notebooks" / name
-        stage = {"01": "finetune", "02": "synthesize", "03": "train", "04": "analyze"}.get(name[:2])
-        text = nbformat.writes(build(title, calls, stage)) + "\n"
-        if check:
-            if not path.is_file() or path.read_text() != text:
-                stale.append(name)
+        if "--clear-outputs" in argv:
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            nbformat.write(nb, path)
         else:
-            path.write_text(text)
-    if stale:
-        print(f"notebooks out of date with the schema: {', '.join(stale)}; run python tools/sync_notebooks.py")
-        return 1
+            path.write_text(nbformat.writes(build(title, calls, stage_of(name))) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main("--check" in sys.argv))
+    sys.exit(main(sys.argv[1:]))

@@ -137,19 +137,41 @@ def run_stage(p: dict) -> list[Path]:
     return run_analysis(p)
 
 
-def outputs(files: list[Path]) -> list:
+# Why a figure or table a notebook step asks for may be absent from a run (shown instead of it).
+NOT_MADE = {
+    "claim_": "made with analyze.claims: true (the toy reproduction's files)",
+    "accuracy_vs_": "made when a synthetic strategy was trained (not with analyze.claims, whose arms have their own figure)",
+    "throughput_vs_strength": "made when pools at two or more strengths were synthesized in one process each",
+    "filter_": "made when a pool was filtered (filter.scorer: clip or classifier)",
+    "progressive_translation": "made when an img2img strategy's model is available",
+    "cross_attention": "made when an img2img strategy's model is available",
+    "finetune_comparison": "made when a fine-tuned strategy (diff-*, ti-*) was run",
+    "tsne_features": "made when a fine-tuned strategy and its baseline classifier were run",
+}
+
+
+def outputs(files: list[Path], *names: str) -> list:
     """What ``04_analyze`` shows of the written ``files``: each Markdown table under its name (results,
-    claims, environment; the per-member ``runs`` table stays in its file), then each PNG figure."""
+    claims, environment; the per-member ``runs`` table stays in its file), then each PNG figure. With
+    ``names``, only the tables and figures whose name starts with one of them, in that order; a name
+    this run did not make is said, with when it is made."""
     from IPython.display import Image, Markdown
     tables = [f for f in files if f.suffix == ".md" and f.name != "runs.md"]
+    pngs = [f for f in files if f.suffix == ".png"]
     shown = []
-    for f in tables:
-        shown += [Markdown(f"**{f.stem}** (`{f}`)"), Markdown(f.read_text())]
-    return shown + [Image(filename=str(f)) for f in files if f.suffix == ".png"]
+    for name in names or ("",):
+        matched = [f for f in tables + pngs if f.stem.startswith(name)]
+        for f in matched:
+            shown += [Markdown(f"**{f.stem}** (`{f}`)"), Markdown(f.read_text())] if f.suffix == ".md" \
+                else [Image(filename=str(f))]
+        if name and not matched:
+            why = next((w for key, w in NOT_MADE.items() if name.startswith(key) or key.startswith(name)), "")
+            shown.append(Markdown(f"*{name}: not made in this run{' (' + why + ')' if why else ''}.*"))
+    return shown
 
 
-def show(files: list[Path]) -> None:
-    """Display ``outputs(files)`` in the notebook."""
+def show(files: list[Path], *names: str) -> None:
+    """Display ``outputs(files, *names)`` in the notebook."""
     from IPython.display import display
-    for item in outputs(files):
+    for item in outputs(files, *names):
         display(item)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import artifacts, params, provenance
 from ..data.registry import has_group_shift
+from ..strategies import strength_label
 from . import reference
 from .paired import paired_differences
 
@@ -48,7 +49,7 @@ def used_strengths(m: dict, r: dict | None) -> tuple[float | None, str | None]:
     if sy["strategy"] == "none":
         return None, None
     used = (r or {}).get("strengths") or sy["strength_choices"] or [sy["strength"]]
-    return (float(used[0]), None) if len(used) == 1 else (None, "/".join(f"{s:g}" for s in sorted(used)))
+    return (float(used[0]), None) if len(set(used)) == 1 else (None, strength_label(used))
 
 
 def collect_results(p: dict) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Load a YAML parameter file, fill defaults and validate every key before any work starts.
+"""Fill defaults into a parameter mapping and validate every key before any work starts.
 
 Every key the kit understands is declared once in ``params.schema.SCHEMA`` with its default, type, range or
 choices and a one-line doc. ``resolve`` turns a user's (partial) dict into a complete, validated
@@ -8,13 +8,12 @@ hand-run ``papermill ... -p bogus_key 1`` fails the same way.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import sys
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ..data.common import resolve_options
 from ..data.registry import LAYOUTS
@@ -38,7 +37,7 @@ def field(dotted: str) -> Field:
     node: Any = SCHEMA
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
-            raise ParamsError(f"unknown key '{dotted}'; valid keys: {', '.join(all_keys())}")
+            raise ParamsError(f"unknown key '{dotted}'; {closest_keys(dotted)}")
         node = node[part]
     if not isinstance(node, Field):
         raise ParamsError(f"'{dotted}' is a section, not a key; its keys: {', '.join(node)}")
@@ -48,6 +47,19 @@ def field(dotted: str) -> Field:
 def all_keys() -> list[str]:
     return [f"{k}.{kk}" if isinstance(v, dict) else k
             for k, v in SCHEMA.items() for kk in (v if isinstance(v, dict) else [None])]
+
+
+def closest_keys(wrong: str, among: list[str] | None = None, otherwise: str = "") -> str:
+    """'did you mean a, b?' for a mistyped key: the nearest valid keys by spelling (the whole dotted name,
+    or its last part against every key's last part), never the whole list; ``otherwise`` when none is near."""
+    among = all_keys() if among is None else list(among)
+    near = difflib.get_close_matches(wrong, among, n=3, cutoff=0.6)
+    last = wrong.rsplit(".", 1)[-1]
+    by_last = {k.rsplit(".", 1)[-1]: k for k in among}
+    near += [by_last[k] for k in difflib.get_close_matches(last, list(by_last), n=3, cutoff=0.75)
+             if by_last[k] not in near]
+    hint = f"did you mean {', '.join(near[:3])}? " if near else (otherwise + "; " if otherwise else "")
+    return hint + "every key is listed in docs/parameters.md"
 
 
 def _range_text(key: str, f: Field) -> str:
@@ -219,7 +231,7 @@ def resolve(raw: dict | None) -> dict:
     for key, value in raw.items():
         spec = SCHEMA.get(key)
         if spec is None:
-            raise ParamsError(f"unknown key '{key}'; valid top-level keys: {', '.join(SCHEMA)}")
+            raise ParamsError(f"unknown key '{key}'; {closest_keys(key, all_keys() + list(SCHEMA), 'valid top-level keys: ' + ', '.join(SCHEMA))}")
         if isinstance(spec, dict):
             if value is None:
                 continue
@@ -242,59 +254,3 @@ def resolve(raw: dict | None) -> dict:
     for member in expand_sweep(p):
         _check_cross(member)
     return p
-
-
-def read_file(path: str | Path) -> dict:
-    """The raw mapping of a YAML parameter file (not yet resolved); ParamsError if it is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise ParamsError(f"parameter file {str(path)!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
-        raise ParamsError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"{path} cannot be read as a text file: {exc}") from None
-    if raw is None:
-        raise ParamsError(f"{path} is empty; a parameter file holds at least a name and the keys it changes "
-                          "(see params/demo.yaml)")
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{path} must hold a mapping of keys to values, not a {type(raw).__name__}")
-    return raw
-
-
-def load(path: str | Path, overrides: dict | None = None) -> dict:
-    """Read a YAML parameter file, apply ``{dotted.key: value}`` overrides, resolve and validate."""
-    raw = read_file(path)
-    for dotted, value in (overrides or {}).items():
-        dotted = moved_key(dotted)
-        field(dotted)
-        section, _, sub = dotted.partition(".")
-        if sub:
-            if raw.get(section) is None:  # absent, or "section:" left empty in the file
-                raw[section] = {}
-            if not isinstance(raw[section], dict):
-                raise ParamsError(f"{section} = {raw[section]!r} in {path} must be a mapping of keys to values "
-                                  f"(--set {dotted} sets one of them)")
-            raw[section][sub] = value
-        else:
-            raw[section] = value
-    return resolve(raw)
-
-
-def parse_overrides(items: list[str]) -> dict:
-    """``["train.epochs=5", "seed=3"]`` (the command line's ``--set``) as ``{dotted key: value}``."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ParamsError(f"--set {item!r} is not valid; write --set section.key=value")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
-def dump(p: dict) -> str:
-    """YAML text of a resolved parameter dict (written to runs/<name>/params.yaml)."""
-    return yaml.safe_dump(p, sort_keys=False)
