@@ -19,7 +19,7 @@ def test_image_flops_counts_the_denoising_passes_the_pipeline_runs():
     assert costs.image_flops(diff, 25, 0.7, 7.5, img2img=True) == 17 * 10 + 3 + 5  # int(25 * 0.7) = 17
     assert costs.image_flops(diff, 25, 1.0, 1.0, img2img=False) == 25 * 5 + 5  # no CFG: one pass, no encode
     sd = costs.config_flops(sd15_config.UNET, sd15_config.VAE, 512)
-    assert sd["unet_pair"] == pytest.approx(1.61e12, rel=0.01)  # shared/MEASURED.md: 1.61 TFLOP per CFG pair
+    assert sd["unet_pair"] == pytest.approx(1.61e12, rel=0.01)  # SD-1.5 at 512 px: 1.61 TFLOP per CFG pair (docs/benchmarks.md)
     assert costs.image_flops(sd, 25, 0.7, 7.5, True) == pytest.approx(30.9e12, rel=0.01)  # 30.9 TFLOP at s = 0.7
 
 

@@ -54,7 +54,7 @@ NOTEBOOKS = {
          MD + "**What it learned**: per class, real training images beside text-to-image generations "
               "from the learned token (the diff-gen prompt \"a photo of a `<class_i>` bird\").",
          "report.real_vs_generated(P)",
-         MD + "**The written files load with the stock diffusers loaders**, exactly as README shows "
+         MD + "**The written files load with the stock diffusers loaders**, exactly as docs/real-models.md shows "
               "(a LoRA that attached no layer would be an error, not a silent no-op). Two notices from the stock "
               "loaders are expected here: diffusers finds no text-encoder LoRA in the file (the kit trains LoRA "
               "on the UNet only), and transformers says how new token rows are initialized (the loaded vectors "

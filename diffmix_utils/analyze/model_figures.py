@@ -20,7 +20,7 @@ from ..strategies import finetuned_generation, get_strategy  # noqa: E402
 from ..labels import soft_label_of  # noqa: E402
 from .figures import save  # noqa: E402
 
-ATTENTION_LAYER = "up_blocks.2.attentions.1.transformer_blocks.0.attn2"  # the reference's hook (spec E)
+ATTENTION_LAYER = "up_blocks.2.attentions.1.transformer_blocks.0.attn2"  # the reference's hook (the reference's visualization code)
 
 
 class _CaptureCrossAttention:

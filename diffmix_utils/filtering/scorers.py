@@ -1,7 +1,7 @@
 """The filter's scorers: a score per synthetic image, and the lowest-scored fraction marked not kept.
 
 Scorers:
-- ``clip`` (the reference's filter, spec B.7): a ``CLIPModel`` (hub id read from the local cache,
+- ``clip`` (the reference's filter, docs/method.md §B.7): a ``CLIPModel`` (hub id read from the local cache,
   or a local folder) compares each image with "a photo with a {super} on it" and "a photo without
   a {super} on it"; the score is the softmax probability of the positive caption.
 - ``classifier`` (offline): a classifier the kit trained on the real data (a train stage folder

@@ -2,7 +2,7 @@
 
     python -m diffmix_utils.finetune.convert LEGACY_DIR OUT_DIR [--superclass bird]
 
-Input (the reference's ``save_attn_procs`` + ``save_progress`` output, spec A.3):
+Input (the reference's ``save_attn_procs`` + ``save_progress`` output, docs/method.md §A.3):
 - ``pytorch_lora_weights.safetensors`` with legacy attention-processor keys
   ``<block path>.processor.to_{q,k,v,out}_lora.{down,up}.weight`` -- current diffusers loads these
   as a silent no-op;

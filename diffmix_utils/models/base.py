@@ -88,7 +88,7 @@ def apply_finetune(pipe, folder: Path, lora: bool, embeddings: bool) -> list[str
     """Load a fine-tune folder's LoRA and/or class tokens into ``pipe`` with the stock loaders.
 
     Checks that LoRA layers were really attached: diffusers silently applies nothing to a LoRA file
-    in the legacy attention-processor layout (see shared/MEASURED.md). Returns the tokens loaded.
+    in the legacy attention-processor layout (docs/real-models.md). Returns the tokens loaded.
     """
     from safetensors.torch import load_file
 

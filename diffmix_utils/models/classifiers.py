@@ -55,7 +55,7 @@ def create_classifier(backbone: str, num_classes: int, pretrained: bool, kwargs:
                       "(python -m diffmix_utils.fetch PARAMS) or set train.pretrained: false") from None
 
 
-# the reference's res_mode table (spec C.1): crop -> square resize before it
+# the reference's res_mode table (docs/method.md §C.1): crop -> square resize before it
 REFERENCE_RESIZE = {224: 256, 384: 440, 448: 512, 28: 32}
 
 

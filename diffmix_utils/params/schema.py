@@ -1,6 +1,6 @@
 """The parameter schema: every key of every section, with its default, type, range or choices and
-a one-line doc. ``params`` validates against it; ``tools/sync_notebooks.py`` writes the notebooks'
-``parameters`` cells from it.
+a one-line doc. ``params`` validates against it; ``tools/parameter_reference.py`` writes
+``docs/parameters.md`` from it (a test keeps the two equal).
 """
 from __future__ import annotations
 
@@ -47,9 +47,9 @@ SCHEMA: dict[str, Any] = {
     "data": {
         "dataset": F("toybirds", "str", "dataset registry name", choices=DATASETS),
         "root": F(None, "str", "dataset folder in its official layout (null: kit-rendered cache for "
-                  "toybirds); see README, Datasets", nullable=True),
+                  "toybirds); see docs/datasets.md", nullable=True),
         "options": F({}, "dict", "layout options of the chosen dataset (e.g. aircraft train_split, "
-                     "flowers split, waterbirds cub_root, hf columns); see README, Datasets"),
+                     "flowers split, waterbirds cub_root, hf columns); see docs/datasets.md"),
         "download": F(False, "bool", "let torchvision download the dataset into data.root "
                       "(flowers, aircraft, pet only)"),
         "num_classes": F(8, "int", "toybirds: number of classes", low=2, high=16),

@@ -1,5 +1,5 @@
 """The training set of the classifier: real items, each replaced with probability p by a
-synthetic one carrying its Diff-Mix soft label (spec C.2).
+synthetic one carrying its Diff-Mix soft label (docs/method.md §C.2).
 
 Per epoch every real training index is visited once; with probability ``p`` (drawn from a
 generator seeded by (seed, epoch, index), so reruns, resumed runs and any number of processes or

@@ -3,7 +3,7 @@ few-shot accuracy (long tail), and the honest summary of a run's epochs.
 
 Groups come from the split file's items (``group``: e.g. ``waterbird/land``). Shot buckets use the
 training count n_c of each class: many ``n > hi``, medium ``lo <= n <= hi``, few ``n < lo``; the
-reference's thresholds are (hi, lo) = (20, 5) for CUB and (30, 10) for Flowers (spec C.3).
+reference's thresholds are (hi, lo) = (20, 5) for CUB and (30, 10) for Flowers (docs/method.md §C.3).
 """
 from __future__ import annotations
 

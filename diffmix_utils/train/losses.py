@@ -1,10 +1,10 @@
 """The classifier losses, all on soft targets (the soft label itself: ``diffmix_utils.labels``).
 
 The reference's loss smooths every target as ``q = eps/(C-1) + (1 - eps) * y`` (not renormalised,
-so a one-hot row sums to 1 + eps/(C-1); kept for fidelity, spec C.2) and takes the soft-target
+so a one-hot row sums to 1 + eps/(C-1); kept for fidelity, docs/method.md §C.2) and takes the soft-target
 cross-entropy ``-sum_k w_k q_k log softmax(z)_k`` (``w`` = class weights, 1 unless re-weighted).
 
-Long-tail variants (spec C.3), with ``n_c`` the training count of class c:
+Long-tail variants (docs/method.md §C.3), with ``n_c`` the training count of class c:
 - ``balanced_softmax``: the logits get ``+ log(n_c / sum n)`` before the softmax.
 - ``ldam``: margins ``m_c ∝ n_c^(-1/4)`` (largest 0.5) and scale 30: ``z' = 30 (z - y * m)``.
   The reference subtracts the margin at the hard label only and breaks on soft targets; here the

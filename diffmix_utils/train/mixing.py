@@ -1,6 +1,6 @@
 """Batch-level Mixup and per-sample CutMix baselines, through timm's ``Mixup``, on soft targets.
 
-The reference's baselines (spec C.1): Mixup with probability 0.3 per batch and CutMix with
+The reference's baselines (docs/method.md §C.1): Mixup with probability 0.3 per batch and CutMix with
 probability 0.1 per sample, both with lambda ~ Beta(1, 1); CutMix labels by the pasted area. timm
 draws lambda and the box and mixes the images in place (pairing sample i with sample B-1-i); its
 own label helper only takes integer labels, so the kit mixes the soft targets (which may already

@@ -3,7 +3,7 @@ baselines (Mixup / CutMix, ``mixing``), long-tail losses and re-weighting (``los
 honest model selection on the val split (``evaluation``).
 
 SGD with momentum, linear warmup then cosine decay stepped per batch over exactly the steps taken
-(the reference's schedule missed its end, spec G.1 item 27). Every epoch is evaluated. Each epoch
+(the reference's schedule missed its end, docs/differences.md, reference bug 27). Every epoch is evaluated. Each epoch
 starts from RNG states seeded by (seed, epoch), so a run resumed after ``kill -9`` continues
 exactly as an uninterrupted one (on CPU; GPU kernels may differ in the last bits).
 

@@ -1,6 +1,6 @@
 """Reference numbers with their provenance: ``paper.csv`` (the paper's tables: structure only, every
 value "not available" until a user fills it from the PDF) and ``dev_notebook.csv`` (numbers from the
-authors' development notebooks, spec D.3). Every row has a ``source`` and a ``kind``
+authors' development notebooks, the authors' development notebooks, diffmix_utils/analyze/reference/README.md). Every row has a ``source`` and a ``kind``
 (``paper`` | ``dev-notebook``); the two kinds are never merged or relabelled. See README.md.
 
 A reference row matches a kit result when every column the row fills (dataset, shots, imbalance,
