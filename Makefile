@@ -1,13 +1,14 @@
 # make demo   — create .venv if needed, install, run params/demo.yaml end to end (offline)
 # make test   — create .venv if needed, install, run the whole test suite (offline)
 # make test-ui — JupyterLab in headless Chromium (needs Debian's chromium)
+# make test-process — Ctrl-C / SIGTERM / SIGHUP and two runners on one store, with real processes (a few minutes)
 # make fuzz   — the property tests of bad parameter files and datasets, searching deeper
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-ui fuzz clean-runs notebooks
+.PHONY: install demo test test-ui test-process fuzz clean-runs notebooks
 
 $(STAMP): pyproject.toml requirements-lock.txt tools/jupyterlab-overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +33,10 @@ test-ui: $(STAMP)
 	  echo "  sudo apt-get update && sudo apt-get install -y chromium"; exit 2; }
 	$(PY) -m pip install -q -c requirements-lock.txt -e '.[ui]'
 	$(PY) -m pytest -q tests_ui
+
+# signals and concurrent runners: real runners in their own process groups, signalled as a terminal does
+test-process: $(STAMP)
+	$(PY) -m pytest -q -s tests_process
 
 # the property tests with a deeper search (fresh randomness, 3000 examples each) than make test's
 fuzz: $(STAMP)

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
-from . import artifacts, jobs, params
+from . import artifacts, children, jobs, params
 from .atomic import atomic_write
 
 
@@ -54,13 +53,7 @@ def launch(module: str, member: dict, num_processes: int, work: Path, publishes:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={num_processes}",
            "-m", f"diffmix_utils.{module}", "--member-json", str(spec)]
     print(f"{module}: launching {num_processes} processes: {' '.join(cmd)}", flush=True)
-    proc = subprocess.Popen(cmd)
-    try:
-        code = proc.wait()
-    except BaseException:  # notebook interrupt: SIGTERM lets torchrun stop its ranks (SIGKILL would orphan them)
-        proc.terminate()
-        proc.wait()
-        raise
+    code, = children.wait_all([children.popen(cmd)])  # an interrupt stops torchrun, which stops its ranks
     if code != 0:
         raise RuntimeError(f"{module}: the {num_processes}-process run failed (exit code {code}); its "
                            "ranks' errors are printed above. Rerun to resume from the last checkpoint.")

@@ -12,16 +12,19 @@ naming the key, the bad value and what is valid. Executed notebooks go to
 made from the same classifiers and ``analyze`` settings), so a rerun continues where the last one
 stopped; a stage named by ``--only`` runs its notebook anyway, reusing what is finished. A failing
 notebook stops the run, naming the executed notebook and the failing cell's error (exit code 1).
+Ctrl-C (or SIGTERM, SIGHUP) stops the run and every process it started within seconds, keeps what
+is finished and says what continues it (exit code 130, 143, 129; ``interrupts``).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
 
-from . import artifacts, costs, fetch, jobs, params, progress
+from . import artifacts, costs, fetch, interrupts, jobs, params, progress
 from .strategies import strength_label
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -57,7 +60,8 @@ def execute(stage: str, p: dict, out_dir: Path) -> Path:
     import papermill as pm
     src, dst = NOTEBOOK_DIR / NOTEBOOKS[stage], out_dir / NOTEBOOKS[stage]
     out_dir.mkdir(parents=True, exist_ok=True)
-    injected = {"params_file": None, **{k: v for k, v in p.items() if k != "member"}}  # every value, no file
+    resolved = artifacts.write_text(artifacts.run_dir(p) / "params.yaml", params.dump(p))  # every value, resolved
+    injected = {"params_file": str(resolved.resolve()), "overrides": {}}  # the parameters cell's own two names
     os.environ[progress.ENV] = "1"  # the kernel's bars and member lines come to this terminal
     try:
         with tempfile.TemporaryDirectory(prefix="diffmix-kernel-") as sockets:
@@ -131,17 +135,32 @@ def main(argv: list[str] | None = None) -> int:
     run = artifacts.run_dir(p)
     artifacts.write_text(run / "params.yaml", params.dump(p))
     stages = [s for s in params.STAGES if not args.only or s in args.only]
-    for stage in stages:
-        if not args.only and jobs.stage_complete(p, stage):
-            print(f"[{stage}] complete, skipped")
-            continue
-        print(f"[{stage}] running {NOTEBOOKS[stage]} -> {run / 'notebooks' / NOTEBOOKS[stage]}", flush=True)
-        try:
-            report = execute(stage, p, run / "notebooks")
-            print(f"[{stage}] report: {report}", flush=True)
-        except StageFailed as exc:
+    where = {"stage": None}
+
+    def say(exc: interrupts.Interrupted) -> str:
+        doing = f"stage {where['stage']!r} ({NOTEBOOKS[where['stage']]})" if where["stage"] else "the run"
+        again = "python -m diffmix_utils.run " + shlex.join(argv if argv is not None else sys.argv[1:])
+        return (f"interrupted ({exc}) during {doing}: every process it started is stopped; finished "
+                f"artifacts are kept; to continue: {again}")
+    try:
+        with interrupts.stop_on_signals(say):
+            for stage in stages:
+                if not args.only and jobs.stage_complete(p, stage):
+                    print(f"[{stage}] complete, skipped")
+                    continue
+                where["stage"] = stage
+                print(f"[{stage}] running {NOTEBOOKS[stage]} -> {run / 'notebooks' / NOTEBOOKS[stage]}", flush=True)
+                report = execute(stage, p, run / "notebooks")
+                print(f"[{stage}] report: {report}", flush=True)
+    except BaseException as exc:
+        stopped = interrupts.first_signal(exc)  # a kernel stopped by the signal fails its notebook too
+        if stopped is not None:
+            print(f"\n{say(stopped)}", file=sys.stderr, flush=True)
+            return stopped.code
+        if isinstance(exc, StageFailed):
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        raise
     print(f"done: {run}" + (f"; figures in {artifacts.figures_dir(p)}" if "analyze" in stages else ""))
     return 0
 

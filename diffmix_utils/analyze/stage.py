@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 
 from .. import artifacts, jobs, params, provenance
-from ..data import load_split
 from ..strategies import get_strategy
 from . import reference
 from .tables import add_reference, collect_results, environment_table, summarize, write_table
@@ -106,7 +105,7 @@ def run_analysis(p: dict) -> list[Path]:
     written += _result_figures(table, out, fmt, dpi, p["analyze"]["claims"])
     if p["analyze"]["claims"]:
         written += _claims(p, out, fmt, dpi)
-    split = load_split(artifacts.split_path(p))
+    split = artifacts.open_split(p)
     written += _data_figures(p, split, out, fmt, dpi)
     pools = {artifacts.synthesis_dir(m) for m in params.expand_sweep(p)} - {None}
     done = sorted(f for f in pools if artifacts.is_done(f))

@@ -3,7 +3,7 @@
 A sweep's members that share a fine-tune or a synthesis pool compute the same key and so reuse one
 folder. A filter's scores of a pool live in their own folder, keyed by (pool, scorer, scoring model,
 fraction); the pool itself is never rewritten. Keys leave out what only changes speed or bookkeeping
-(``_NOT_SHAPING``). The files inside the folders and their checks are ``artifacts.files``; which
+(``_NOT_SHAPING``), and name a folder by its content, not its path (``identity``). The files inside the folders and their checks are ``artifacts.files``; which
 folders a parameter file needs made, and in what order, is ``jobs``.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from ..bundled import BUNDLED, bundled_digest
 from ..params import baseline_of
 from ..strategies import get_strategy
+from .identity import data_identity, folder_identity, model_identity
 
 # Keys that do not change a stage's output (speed or bookkeeping only) are left out of its hash.
 _NOT_SHAPING = {"data": {"download"},
@@ -41,11 +42,13 @@ def _section(p: dict, name: str) -> dict:
 
 
 def split_key(p: dict) -> str:
-    return stable_hash(_section(p, "data"))
+    """The split's key: the data section, with a dataset folder by its content (``identity``), so the
+    same release at another path (another node, a copied store) keeps its split and everything after it."""
+    return stable_hash(data_identity(_section(p, "data")))
 
 
 def finetune_key(p: dict) -> str:
-    return stable_hash([split_key(p), p["model"], _section(p, "finetune")])
+    return stable_hash([split_key(p), model_identity(p["model"]), _section(p, "finetune")])
 
 
 def uses_finetune(p: dict) -> bool:
@@ -55,7 +58,7 @@ def uses_finetune(p: dict) -> bool:
 def synthesis_key(p: dict) -> str | None:
     if p["synthesize"]["strategy"] == "none":
         return None
-    upstream = finetune_key(p) if uses_finetune(p) else [split_key(p), p["model"]]
+    upstream = finetune_key(p) if uses_finetune(p) else [split_key(p), model_identity(p["model"])]
     return stable_hash([upstream, _section(p, "synthesize")])
 
 
@@ -76,7 +79,7 @@ def filter_key(p: dict) -> str | None:
     if f["scorer"] == "none" or synthesis_key(p) is None:
         return None
     scorer = filter_scorer(p)
-    model = train_key(scorer) if scorer is not None else f["model"]
+    model = train_key(scorer) if scorer is not None else folder_identity(f["model"])
     return scores_key(synthesis_key(p), f["scorer"], model, f["fraction"])
 
 

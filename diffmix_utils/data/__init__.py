@@ -73,17 +73,44 @@ def ensure_split(split_path: Path, data: dict, cache_dir: Path) -> dict:
     """Load the split file, writing it first (atomically) if it does not exist yet."""
     split_path = Path(split_path)
     if split_path.is_file():
-        return load_split(split_path)
+        return load_split(split_path, data.get("root"))
     ds = create_dataset(data["dataset"], data["root"], cache_dir, data)
     where = f"data.dataset = {data['dataset']!r} at {str(ds.root)!r}"
     check_items(ds.classes, ds.items, where)
     verify_images(ds.root, ds.items, data.get("allow_duplicates", False))
-    split = {"dataset": data["dataset"], "root": str(ds.root.resolve()), "classes": ds.classes,
-             "superclass": ds.superclass, "data": data, "items": ds.items,
+    split = {"dataset": data["dataset"], "root": portable_root(ds.root, split_path, data.get("root")),
+             "classes": ds.classes, "superclass": ds.superclass, "data": data, "items": ds.items,
              **splits.make_split(ds.items, ds.classes, data)}
     split["checksum"] = _checksum(split)
     atomic_write(split_path, lambda tmp: tmp.write_text(json.dumps(split)))
-    return split
+    return load_split(split_path, data.get("root"))
+
+
+def portable_root(root: Path, split_path: Path, data_root: str | None) -> dict:
+    """Where the images are, as a split file records it: relative to the store (a dataset the kit
+    rendered or unpacked there) or to ``data.root``, resolved again whenever the file is read, so a
+    store copied elsewhere or a dataset mounted at another path still reads its images."""
+    root, store = Path(root).resolve(), split_path.resolve().parent.parent
+    if root.is_relative_to(store):
+        return {"in_store": root.relative_to(store).as_posix()}
+    if data_root is not None and root.is_relative_to(Path(data_root).expanduser().resolve()):
+        return {"under_data_root": root.relative_to(Path(data_root).expanduser().resolve()).as_posix()}
+    return {"absolute": str(root)}
+
+
+def _resolve_root(recorded, split_path: Path, data_root: str | None) -> str:
+    """The image folder of a split file, on this machine, now."""
+    if isinstance(recorded, str):  # a split file written before 2026-12-05: an absolute path
+        old = Path(recorded)
+        if old.is_dir() or "store" not in old.parts:
+            return str(old if old.is_dir() or data_root is None else Path(data_root).expanduser())
+        inside = old.parts[len(old.parts) - old.parts[::-1].index("store"):]  # the part below <...>/store/
+        return str(split_path.resolve().parent.parent.joinpath(*inside))
+    if "in_store" in recorded:
+        return str(split_path.resolve().parent.parent / recorded["in_store"])
+    if "under_data_root" in recorded and data_root is not None:
+        return str(Path(data_root).expanduser().resolve() / recorded["under_data_root"])
+    return recorded.get("absolute", "")
 
 
 def _checksum(split: dict) -> str:
@@ -91,9 +118,10 @@ def _checksum(split: dict) -> str:
     return hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def load_split(split_path: Path) -> dict:
+def load_split(split_path: Path, data_root: str | None = None) -> dict:
     """A split file, checked against the checksum written with it (a hand-edited or broken file is
-    refused: every stage must see the same images)."""
+    refused: every stage must see the same images), with ``root`` resolved to this machine's image
+    folder (``data_root``: the run's ``data.root``, for a dataset outside the store)."""
     split_path = Path(split_path)
     rebuild = "delete it and rerun to rebuild it (every stage reads this one file)"
     try:
@@ -103,6 +131,8 @@ def load_split(split_path: Path) -> dict:
     if not isinstance(split, dict) or split.get("checksum") != _checksum(split):
         raise ArtifactError(f"split file {str(split_path)!r} was changed after the kit wrote it (its checksum "
                             f"does not match); {rebuild}")
+    split["recorded_root"] = split["root"]
+    split["root"] = _resolve_root(split["root"], split_path, data_root)
     return split
 
 

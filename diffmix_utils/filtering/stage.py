@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import artifacts, jobs, progress, provenance
+from .. import artifacts, claims, jobs, progress, provenance
 from ..atomic import atomic_dir
-from ..data import load_split
 from .scorers import mark, score
 
 
@@ -44,6 +43,10 @@ def run_filter(p: dict) -> Path | None:
         if out is not None:
             progress.already_complete("filter", out)
         return out
+    return claims.once(out, "filter", lambda: _filter(p, out))
+
+
+def _filter(p: dict, out: Path) -> Path:
     f = p["filter"]
     scorer = artifacts.filter_scorer(p)
     if scorer is not None:
@@ -54,7 +57,7 @@ def run_filter(p: dict) -> Path | None:
                                     "(the first step of 03_train) first")
     else:
         model = f["model"]
-    split = load_split(artifacts.split_path(p))
+    split = artifacts.open_split(p)
     superclass = p["finetune"]["superclass"] or split["superclass"]
     return score_pool(artifacts.synthesis_dir(p), out, f["scorer"], str(model), f["fraction"], superclass, p)
 

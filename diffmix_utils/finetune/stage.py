@@ -33,7 +33,7 @@ from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 
-from .. import artifacts, distributed, jobs, progress, provenance
+from .. import artifacts, claims, distributed, jobs, progress, provenance
 from ..atomic import atomic_dir
 from ..data import open_image
 from ..devices import pick_device
@@ -127,6 +127,10 @@ def run_finetune(p: dict) -> Path:
     if artifacts.is_done(out):
         progress.already_complete("fine-tune", out)
         return out
+    return claims.once(out, "fine-tune", lambda: _finetune(p, out))
+
+
+def _finetune(p: dict, out: Path) -> Path:
     ft = p["finetune"]
     split = artifacts.open_split(p)
     work = out.parent / f"{out.name}.work"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from .. import artifacts, jobs, progress, provenance
+from .. import artifacts, children, claims, jobs, progress, provenance
 from ..devices import pick_device
 from ..models.translate import check_finetune, load_strategy_pipeline, render_batch, synthesis_dtype
 from ..strategies import get_strategy
@@ -113,9 +112,9 @@ def _run_workers(p: dict, count: int) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(p, fh)
     try:
-        procs = [subprocess.Popen([sys.executable, "-m", "diffmix_utils.synthesize", "--member-json", fh.name,
-                                   "--shard", str(k), str(count)]) for k in range(count)]
-        failed = [k for k, proc in enumerate(procs) if proc.wait() != 0]
+        procs = [children.popen([sys.executable, "-m", "diffmix_utils.synthesize", "--member-json", fh.name,
+                                 "--shard", str(k), str(count)]) for k in range(count)]
+        failed = [k for k, code in enumerate(children.wait_all(procs)) if code != 0]  # interrupted: all stop
     finally:
         os.unlink(fh.name)
     if failed:
@@ -132,6 +131,10 @@ def run_synthesis(p: dict) -> Path | None:
         else:
             progress.already_complete("synthesis", out)
         return out
+    return claims.once(out, "synthesis", lambda: _synthesize(p))
+
+
+def _synthesize(p: dict) -> Path:
     check_finetune(p, get_strategy(p["synthesize"]["strategy"]))
     out, split, tasks, batches = prepare(p)
     artifacts.write_manifest(out / "plan.csv", tasks)

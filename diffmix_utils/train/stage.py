@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Subset
 
-from .. import artifacts, distributed, jobs, progress, provenance
+from .. import artifacts, claims, distributed, jobs, progress, provenance
 from ..atomic import ArtifactError
 from ..data.splits import class_counts
 from ..distributed import split_evenly
@@ -108,10 +108,15 @@ def _evaluate(model, parts: dict, split: dict, acc, counts: list[int], threshold
 
 def run_training(p: dict) -> Path:
     """Train one classifier for parameter set ``p`` (one sweep member); returns its folder."""
-    out, tr = artifacts.train_dir(p), p["train"]
+    out = artifacts.train_dir(p)
     if artifacts.is_done(out):
         progress.already_complete("training", out)
         return out
+    return claims.once(out, "training", lambda: _train_classifier(p, out))
+
+
+def _train_classifier(p: dict, out: Path) -> Path:
+    tr = p["train"]
     out.mkdir(parents=True, exist_ok=True)
     split = artifacts.open_split(p)
     device = pick_device(p["device"])
@@ -158,10 +163,13 @@ def run_training(p: dict) -> Path:
         except Exception as exc:  # truncated or not a torch file
             raise ArtifactError(f"{str(out / 'state.pt')!r} cannot be resumed from ({type(exc).__name__}); delete "
                                 "it to restart this run from epoch 0, or delete the folder") from None
+        metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][:state["epoch"]]
+        if len(metrics) < state["epoch"]:  # stopped between the two writes by a version that wrote state first
+            raise ArtifactError(f"{str(out / 'metrics.jsonl')!r} has {len(metrics)} rows but {str(out / 'state.pt')!r} "
+                                f"is at epoch {state['epoch']}; delete both to restart this run from epoch 0")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
-        metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][:state["epoch"]]
         first_epoch = state["epoch"]
         print(f"rank {rank}: resuming {out} at epoch {first_epoch}")
     wrapped, optimizer = acc.prepare(model, optimizer)  # DDP when world > 1; AMP on CUDA
@@ -223,12 +231,14 @@ def run_training(p: dict) -> Path:
 
 
 def _checkpoint(out: Path, model, optimizer, schedule, epoch: int, metrics: list[dict]) -> None:
+    """The epoch's files, ``state.pt`` last: it is the commit point a resume starts from, so a run
+    stopped between two of these writes resumes with every row of ``metrics.jsonl`` it needs."""
+    artifacts.write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     artifacts.atomic_write(out / "last.safetensors", lambda t: save_file(weights, str(t)))
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "schedule": schedule.state_dict(), "epoch": epoch}
     artifacts.atomic_write(out / "state.pt", lambda t: torch.save(state, t))
-    artifacts.write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
 
 
 def run_stage(p: dict, before_filter: bool = False) -> list:
