@@ -35,7 +35,8 @@ def main(argv=None) -> int:
                 print(folder)
             return 0
         pool = a.source.resolve()
-        model = Path(a.model).resolve().name if a.scorer == "classifier" else a.model
+        # the classifier by its train key; a CLIP folder by its content, as a parameter file keys it
+        model = Path(a.model).resolve().name if a.scorer == "classifier" else artifacts.folder_identity(a.model)
         out = pool.parent.parent / "filter" / artifacts.scores_key(pool.name, a.scorer, model, a.fraction)
         print(score_pool(pool, out, a.scorer, a.model, a.fraction, a.superclass))
     except (ValueError, OSError) as exc:  # ParamsError and DatasetError are ValueErrors; FileNotFoundError an OSError

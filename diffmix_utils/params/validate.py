@@ -52,7 +52,7 @@ def all_keys() -> list[str]:
 def closest_keys(wrong: str, among: list[str] | None = None, otherwise: str = "") -> str:
     """'did you mean a, b?' for a mistyped key: the nearest valid keys by spelling (the whole dotted name,
     or its last part against every key's last part), never the whole list; ``otherwise`` when none is near."""
-    among = all_keys() if among is None else list(among)
+    among = list(dict.fromkeys(all_keys() if among is None else among))
     near = difflib.get_close_matches(wrong, among, n=3, cutoff=0.6)
     last = wrong.rsplit(".", 1)[-1]
     by_last = {k.rsplit(".", 1)[-1]: k for k in among}
