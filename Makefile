@@ -2,13 +2,14 @@
 # make test   — create .venv if needed, install, run the whole test suite (offline)
 # make test-ui — JupyterLab in headless Chromium (needs Debian's chromium)
 # make test-process — Ctrl-C / SIGTERM / SIGHUP and two runners on one store, with real processes (a few minutes)
+# make test-cluster — the slurm executor on a real one-node SLURM cluster (Debian's slurm-wlm and munge)
 # make fuzz   — the property tests of bad parameter files and datasets, searching deeper
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-ui test-process fuzz clean-runs notebooks
+.PHONY: install demo test test-ui test-process test-cluster fuzz clean-runs notebooks
 
 $(STAMP): pyproject.toml requirements-lock.txt tools/jupyterlab-overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +38,12 @@ test-ui: $(STAMP)
 # signals and concurrent runners: real runners in their own process groups, signalled as a terminal does
 test-process: $(STAMP)
 	$(PY) -m pytest -q -s tests_process
+
+# the slurm executor against a real SLURM cluster started in a temp folder (munged, slurmctld, slurmd)
+test-cluster: $(STAMP)
+	@command -v slurmctld >/dev/null && command -v munged >/dev/null || { echo "make test-cluster needs Debian's slurm-wlm and munge:"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y slurm-wlm munge"; exit 2; }
+	$(PY) -m pytest -q -s tests_cluster
 
 # the property tests with a deeper search (fresh randomness, 3000 examples each) than make test's
 fuzz: $(STAMP)

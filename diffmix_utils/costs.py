@@ -185,15 +185,38 @@ def _flop(x: float) -> str:
     return f"{x:,.0f} FLOP"
 
 
+def member_flops(stage: str, m: dict) -> float:
+    """FLOPs of one job of ``stage`` for member ``m``: a fine-tune (forward + backward as 2x forward,
+    plus the VAE encode), a pool (each image's img2img or text-to-image steps), a classifier (3x forward
+    per training image-pass, 1x per evaluated image); a filter counts 0 (it scores a pool once)."""
+    if stage in ("finetune", "synthesize"):
+        diff, _ = diffusion_flops(m["model"]["base"], m["model"]["resolution"], m["model"]["revision"])
+    if stage == "finetune":
+        return m["finetune"]["steps"] * m["finetune"]["batch_size"] * (diff["unet_pair"] + diff["encode"])
+    if stage == "synthesize":
+        sy, strategy = m["synthesize"], get_strategy(m["synthesize"]["strategy"])
+        if sy["strategy"] == "none" or strategy.control:  # the controls run no model
+            return 0.0
+        n, strengths = pool_size(sy, split_sizes(m)[1]), sy["strength_choices"] or [sy["strength"]]
+        return sum(n / len(strengths) * image_flops(diff, sy["steps"], s, sy["guidance"], strategy.img2img)
+                   for s in strengths)
+    if stage == "train":
+        c, n_train, n_eval, _ = split_sizes(m)
+        tr = m["train"]
+        fwd = classifier_flops(tr["backbone"], tr["image_size"], max(c, 2),
+                               json.dumps(tr["model_kwargs"], sort_keys=True), tr["weights"])
+        return tr["epochs"] * fwd * (3 * n_train + n_eval)
+    return 0.0
+
+
 def estimate(p: dict) -> list[str]:
     """Lines for ``--plan``: work and compute per stage, and the time figures described above."""
     rates, lines, flops, exact = measured(), [], {}, True
     base, res = p["model"]["base"], p["model"]["resolution"]
     diff, source = diffusion_flops(base, res, p["model"]["revision"])
-    single = diff["unet_pair"] / 2
 
     ft_images = sum(m["finetune"]["steps"] * m["finetune"]["batch_size"] for m in jobs.stage_jobs(p, "finetune"))
-    flops["finetune"] = ft_images * (2 * single + diff["encode"])
+    flops["finetune"] = sum(member_flops("finetune", m) for m in jobs.stage_jobs(p, "finetune"))
 
     shares, syn_flops = [], 0.0  # (images, strength) of every pool's strengths (expand_sweep set t2i to 1)
     for m in jobs.stage_jobs(p, "synthesize"):
@@ -204,22 +227,17 @@ def estimate(p: dict) -> list[str]:
         if strategy.control:  # the controls run no model
             continue
         strengths = sy["strength_choices"] or [sy["strength"]]
-        for s in strengths:
-            share = n / len(strengths)
-            shares.append((share, s))
-            syn_flops += share * image_flops(diff, sy["steps"], s, sy["guidance"], strategy.img2img)
+        shares += [(n / len(strengths), s) for s in strengths]
+        syn_flops += member_flops("synthesize", m)
     syn_images = round(sum(n for n, _ in shares))
     flops["synthesize"] = syn_flops
 
     passes, train_flops = 0, 0.0
     for m in jobs.stage_jobs(p, "train"):
-        c, n_train, n_eval, ok = split_sizes(m)
+        _, n_train, _, ok = split_sizes(m)
         exact &= ok
-        tr = m["train"]
-        fwd = classifier_flops(tr["backbone"], tr["image_size"], max(c, 2),
-                               json.dumps(tr["model_kwargs"], sort_keys=True), tr["weights"])
-        train_flops += tr["epochs"] * fwd * (3 * n_train + n_eval)
-        passes += tr["epochs"] * n_train
+        train_flops += member_flops("train", m)
+        passes += m["train"]["epochs"] * n_train
     flops["train"] = train_flops
 
     approx = "" if exact else "≈"

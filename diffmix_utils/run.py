@@ -5,6 +5,8 @@
     python -m diffmix_utils.run params/demo.yaml --plan               # what it would do, no work
     python -m diffmix_utils.run params/demo.yaml --set train.epochs=5 # override a key
     python -m diffmix_utils.run params/demo.yaml --num-processes 4    # 4 GPUs, data parallel
+    python -m diffmix_utils.run params/toy_paper.yaml --executor local --workers 2   # 2 jobs at once
+    python -m diffmix_utils.run params/paper/fewshot_cub.yaml --executor slurm --slurm-partition gpu
 
 Parameters are validated before anything is created: a bad file exits with code 2 and one line
 naming the key, the bad value and what is valid. Executed notebooks go to
@@ -24,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import artifacts, costs, fetch, interrupts, jobs, params, progress
+from . import artifacts, costs, fetch, graph, interrupts, jobs, params, progress
 from .strategies import strength_label
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -47,6 +49,7 @@ def plan(p: dict) -> str:
             extra = " (" + ", ".join(pools[:8]) + more + " of |train|)"
         lines.append(f"  {stage:<10} {len(todo)} job(s), {done} already complete{extra}")
     lines += costs.estimate(p)
+    lines += graph.plan_lines(p)
     downloads = fetch.needs(p)
     if downloads:
         gone = [i for i in downloads if fetch.present(i) is None]
@@ -100,6 +103,15 @@ class StageFailed(RuntimeError):
     pass
 
 
+# command-line switches for the cluster: section (each is --set cluster.KEY=VALUE)
+CLUSTER_FLAGS = [("--executor", "cluster.executor", str, "serial (default), local or slurm: who runs the job graph"),
+                 ("--workers", "cluster.workers", int, "local: jobs at once; slurm: jobs in the queue at once"),
+                 ("--retries", "cluster.retries", int, "times a failed job is run again"),
+                 ("--slurm-partition", "cluster.partition", str, "slurm: the partition"),
+                 ("--gpus-per-job", "cluster.gpus_per_job", int, "slurm: GPUs per job"),
+                 ("--slurm-time", "cluster.time_min", int, "slurm: time limit per job, minutes")]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m diffmix_utils.run", description=__doc__.split("\n")[0])
     ap.add_argument("params_file")
@@ -111,12 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--num-processes", type=int, metavar="N",
                     help="processes per stage: data-parallel fine-tune and training (one per GPU) and "
                          "synthesis workers (= --set {finetune,synthesize,train}.num_processes=N)")
+    for flag, key, kind, text in CLUSTER_FLAGS:
+        ap.add_argument(flag, type=kind, metavar=key.split(".")[1].upper(), help=f"{text} (= --set {key}=...)")
     args = ap.parse_args(argv)
     try:
         overrides = params.parse_overrides(args.set)
         if args.num_processes is not None:
             for section in ("finetune", "synthesize", "train"):
                 overrides[f"{section}.num_processes"] = args.num_processes
+        overrides.update({key: getattr(args, flag[2:].replace("-", "_")) for flag, key, _, _ in CLUSTER_FLAGS
+                          if getattr(args, flag[2:].replace("-", "_")) is not None})
         p = params.load(args.params_file, overrides)
     except params.ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -135,20 +151,31 @@ def main(argv: list[str] | None = None) -> int:
     run = artifacts.run_dir(p)
     artifacts.write_text(run / "params.yaml", params.dump(p))
     stages = [s for s in params.STAGES if not args.only or s in args.only]
-    where = {"stage": None}
+    executor = p["cluster"]["executor"] if not args.only else "serial"
+    where = {"doing": "the run"}
 
     def say(exc: interrupts.Interrupted) -> str:
-        doing = f"stage {where['stage']!r} ({NOTEBOOKS[where['stage']]})" if where["stage"] else "the run"
+        doing = where["doing"]
         again = "python -m diffmix_utils.run " + shlex.join(argv if argv is not None else sys.argv[1:])
         return (f"interrupted ({exc}) during {doing}: every process it started is stopped; finished "
                 f"artifacts are kept; to continue: {again}")
     try:
         with interrupts.stop_on_signals(say):
+            if executor != "serial":
+                where["doing"] = f"the job graph ({executor} executor)"
+                from . import executors
+                failed = executors.run_graph(p)
+                if failed:
+                    print(f"error: {len(failed)} job(s) did not complete: {'; '.join(failed)}", file=sys.stderr)
+                    return 1
             for stage in stages:
-                if not args.only and jobs.stage_complete(p, stage):
+                report = run / "notebooks" / NOTEBOOKS[stage].replace(".ipynb", ".html")
+                nothing = stage != "analyze" and not jobs.stage_jobs(p, stage)  # e.g. no fine-tune in the sweep
+                if not args.only and jobs.stage_complete(p, stage) and (executor == "serial" or report.is_file()
+                                                                        or nothing):
                     print(f"[{stage}] complete, skipped")
                     continue
-                where["stage"] = stage
+                where["doing"] = f"stage {stage!r} ({NOTEBOOKS[stage]})"
                 print(f"[{stage}] running {NOTEBOOKS[stage]} -> {run / 'notebooks' / NOTEBOOKS[stage]}", flush=True)
                 report = execute(stage, p, run / "notebooks")
                 print(f"[{stage}] report: {report}", flush=True)

@@ -4,6 +4,7 @@ and the kit's own classifier."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -80,7 +81,11 @@ def test_classifier_filter_runs_between_the_baseline_and_the_members_that_read_i
     scorer = artifacts.train_dir(artifacts.filter_scorer(mix[0]))
     assert scorer in first and all(artifacts.is_done(f) for f in first)
     assert not any(artifacts.is_done(artifacts.train_dir(m)) for m in mix)
-    [out] = filtering.run_stage(p)
+    member = tmp_path / "member.json"  # as an executor runs it: python -m diffmix_utils.filtering --member-json
+    member.write_text(json.dumps(mix[0]))
+    assert filter_main(["--member-json", str(member)]) == 0
+    [out] = filtering.run_stage(p)  # complete now: the same folder
+    assert out == artifacts.filter_dir(mix[0])
     done = artifacts.read_json(out / "done.json")
     assert done["scorer"] == "classifier" and done["model"] == str(scorer) and done["dropped"] == int(0.25 * len(
         artifacts.read_manifest(pool)))

@@ -6,7 +6,6 @@ Every runner here starts in a process group of its own and is signalled as a ter
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from safetensors.torch import load_file
+from store_compare import artifacts_of, assert_same
 
 ROOT = Path(__file__).resolve().parent.parent
 # the smoke run with stages long enough to be interrupted in the middle (about 20 s each here)
@@ -80,35 +79,6 @@ def alive(pids: list[int]) -> list[int]:
             return False
     time.sleep(0.5)
     return [pid for pid in pids if running(pid)]
-
-
-def artifacts_of(store: Path) -> dict:
-    """Every file the stages wrote, as comparable content: tensors, metrics without timings, bytes."""
-    out = {}
-    for f in sorted(store.rglob("*")):
-        rel = str(f.relative_to(store))
-        if (not f.is_file() or f.name.startswith(".") or ".work" in rel or rel.startswith(("splits", "datasets"))
-                or f.name in ("provenance.json", "done.json", "log.jsonl", "state.pt", "member.json")):
-            continue
-        if f.suffix == ".safetensors":
-            out[rel] = {k: v for k, v in load_file(f).items()}
-        elif f.name in ("metrics.jsonl", "result.json"):
-            rows = ([json.loads(x) for x in f.read_text().splitlines() if x.strip()] if f.suffix == ".jsonl"
-                    else [json.loads(f.read_text())])
-            out[rel] = [{k: v for k, v in r.items() if "second" not in k and "time" not in k} for r in rows]
-        else:
-            out[rel] = f.read_bytes()
-    return out
-
-
-def assert_same(a: dict, b: dict) -> None:
-    assert sorted(a) == sorted(b)
-    for key in a:
-        if isinstance(a[key], dict):  # weights: a resumed fine-tune or classifier matches to float noise
-            worst = max(float((a[key][n].float() - b[key][n].float()).abs().max()) for n in a[key])
-            assert worst <= 1e-6, (key, worst)
-        else:
-            assert a[key] == b[key], key
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@
     python -m diffmix_utils.filtering POOL --scorer clip [--model openai/clip-vit-base-patch32]
         [--superclass bird] [--fraction 0.1]                      # one pool, by hand
     python -m diffmix_utils.filtering POOL --scorer classifier --model runs/store/train/<key>
+    python -m diffmix_utils.filtering --member-json FILE          # one member's filter (an executor's job)
 
 By hand, the scores go to ``<store>/filter/<key>/``, the folder a parameter file with the same pool,
 scorer, model and fraction reads (for ``classifier``, ``--model`` is the train folder of the run's
@@ -12,16 +13,18 @@ baseline trained with the pool's seed).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from .. import artifacts, params
-from .stage import run_stage, score_pool
+from .stage import run_filter, run_stage, score_pool
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Score a synthetic pool and mark its lowest-scored images.")
-    ap.add_argument("source", type=Path, help="a parameter file, or a complete synthesis folder")
+    ap.add_argument("source", type=Path, nargs="?", help="a parameter file, or a complete synthesis folder")
+    ap.add_argument("--member-json", type=Path, help="a resolved sweep member (written by an executor)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
     ap.add_argument("--scorer", choices=("clip", "classifier"), default="clip")
     ap.add_argument("--model", default="openai/clip-vit-base-patch32",
@@ -29,7 +32,12 @@ def main(argv=None) -> int:
     ap.add_argument("--superclass", default="", help="super-category in the CLIP captions (bird, flower, ...)")
     ap.add_argument("--fraction", type=float, default=0.1, help="lowest-scored fraction marked not kept")
     a = ap.parse_args(argv)
+    if (a.source is None) == (a.member_json is None):
+        ap.error("give a parameter file or a synthesis folder, or --member-json")
     try:
+        if a.member_json:
+            print(run_filter(json.loads(a.member_json.read_text())))
+            return 0
         if a.source.is_file():
             for folder in run_stage(params.load(a.source, params.parse_overrides(a.set))):
                 print(folder)

@@ -16,7 +16,7 @@ FINETUNE_MODES = ("joint", "ti_then_lora", "ti_only", "lora_only")
 BUNDLED_MODELS = ("tiny-sd",)
 # hub ids that were deleted, and their maintained copies (runwayml's SD-1.5 went in September 2024)
 MOVED_MODELS = {"runwayml/stable-diffusion-v1-5": "stable-diffusion-v1-5/stable-diffusion-v1-5"}
-SECTIONS = ("data", "model", "finetune", "synthesize", "filter", "train", "analyze")
+SECTIONS = ("data", "model", "finetune", "synthesize", "filter", "train", "analyze", "cluster")
 # keys that moved, and where to: an old spelling still works, with a one-line notice
 MOVED_KEYS = {"synthesize.filter": "filter.scorer", "synthesize.filter_fraction": "filter.fraction",
               "synthesize.filter_model": "filter.model"}
@@ -205,6 +205,22 @@ SCHEMA: dict[str, Any] = {
         "figures_dir": F("figures", "str", "figures go to <figures_dir>/<name>/"),
         "claims": F(False, "bool", "report variants named <claim>/<arm> per claim: a table and a figure of "
                     "paired differences (from the baseline; controls from the method they break) each"),
+    },
+    "cluster": {  # how the job graph is run; never part of an artifact's key
+        "executor": F("serial", "str", "serial: the notebooks run every job in one process; local: cluster.workers "
+                      "processes here; slurm: one SLURM job per artifact (submitit)", choices=("serial", "local", "slurm")),
+        "workers": F(None, "int", "local: jobs at once (null: one per GPU, else one per core); slurm: jobs in the "
+                     "queue at once (null: no limit)", low=1, high=100000, nullable=True),
+        "retries": F(1, "int", "times a failed job is run again before it is reported", low=0, high=10),
+        "partition": F(None, "str", "slurm: the partition (null: the cluster's default)", nullable=True),
+        "gpus_per_job": F(1, "int", "slurm: GPUs per job (0 for CPU jobs)", low=0, high=64),
+        "cpus_per_job": F(8, "int", "slurm: CPU cores per job", low=1, high=1024),
+        "mem_gb": F(None, "float", "slurm: memory per job in GB (null: the partition's default)", low=0,
+                    low_open=True, nullable=True),
+        "time_min": F(720, "int", "slurm: time limit per job in minutes; a job at its limit is requeued and resumes",
+                      low=1, high=100000),
+        "requeues": F(3, "int", "slurm: times a job is requeued after preemption or its time limit", low=0, high=100),
+        "sbatch": F({}, "dict", "slurm: extra #SBATCH options, e.g. {account: proj, qos: high, constraint: a100}"),
     },
     "sweep": F({}, "dict", "dotted key -> list of values; the runs are the product"),
     "variants": F([], "variants", "named bundles of dotted-key overrides ({name: ..., train.cutmix: 0.1, ...}), "

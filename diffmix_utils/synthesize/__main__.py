@@ -1,5 +1,6 @@
 """``python -m diffmix_utils.synthesize params.yaml``: the synthesis stage from the command line, as
-a sharded worker (``--member-json FILE --shard INDEX COUNT``, started by the stage itself), or
+a sharded worker (``--member-json FILE --shard INDEX COUNT``, started by the stage itself), one
+pool (``--member-json FILE``, an executor's job), or
 under ``accelerate launch`` / ``torchrun``, where the launched processes shard the fixed batches by
 ``RANK`` / ``WORLD_SIZE`` and rank 0 writes the manifest once every planned image is on disk.
 """
@@ -35,9 +36,10 @@ def main(argv=None) -> int:
     ap.add_argument("--shard", nargs=2, type=int, metavar=("INDEX", "COUNT"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
     a = ap.parse_args(argv)
-    if a.member_json:
+    if a.member_json:  # a shard worker of a pool (--shard), or a whole pool (an executor's job)
         with open(a.member_json) as fh:
-            run_shard(json.load(fh), *a.shard)
+            member = json.load(fh)
+        run_shard(member, *a.shard) if a.shard else run_synthesis(member)
         return 0
     p = params.load(a.params_file, params.parse_overrides(a.set))
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -1,0 +1,65 @@
+"""Serial against the local executor, side by side in one sitting: the same parameter file from an
+empty store each time, the wall-clock of each, their ratio, and whether the claim and results tables
+came out the same.
+
+    python benchmarks/executor_speed.py params/toy_paper.yaml --workers 2 --out /tmp/executor-bench
+    python benchmarks/executor_speed.py params/smoke.yaml --workers 2 --set train.epochs=1   # a quick look
+
+Prints one table and writes it as JSON (``--json``). Nothing here is a test: the machines are noisy,
+so the ratio is what to read, and only from runs made together.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run(params_file: str, folder: Path, executor: str, workers: int, sets: list[str]) -> float:
+    folder.mkdir(parents=True, exist_ok=True)
+    args = [x for s in (f"workdir={folder / 'runs'}", f"analyze.figures_dir={folder / 'figures'}", *sets)
+            for x in ("--set", s)]
+    cmd = [sys.executable, "-m", "diffmix_utils.run", str(Path(params_file).resolve()), "--executor", executor,
+           "--workers", str(workers), *args]
+    start = time.time()
+    with open(folder / "run.log", "w") as log:
+        code = subprocess.run(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT).returncode
+    if code:
+        raise SystemExit(f"{executor} run failed (exit status {code}); see {folder / 'run.log'}")
+    return time.time() - start
+
+
+def tables(folder: Path) -> dict[str, str]:
+    """The run's claim and results tables (CSV), without the columns that name the environment."""
+    found = sorted((folder / "figures").rglob("tables/*.csv"))
+    return {f.name: f.read_text() for f in found if f.stem.startswith(("claim_", "results"))}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("params_file")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path("runs/executor-bench"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args(argv)
+    if a.out.exists() and any(a.out.iterdir()):
+        raise SystemExit(f"{a.out} is not empty; both runs must start from an empty store")
+    serial = run(a.params_file, a.out / "serial", "serial", 1, a.set)
+    local = run(a.params_file, a.out / "local", "local", a.workers, a.set)
+    same = tables(a.out / "serial") == tables(a.out / "local")
+    row = {"params_file": a.params_file, "workers": a.workers, "serial_s": round(serial, 1),
+           "local_s": round(local, 1), "speedup": round(serial / local, 2), "same_tables": same,
+           "tables": sorted(tables(a.out / "serial")), "date": time.strftime("%Y-%m-%d")}
+    print(f"{'file':<26} {'serial':>9} {'local x' + str(a.workers):>10} {'speed-up':>9}  same tables")
+    print(f"{a.params_file:<26} {serial / 60:8.1f}m {local / 60:9.1f}m {serial / local:8.2f}x  {same}")
+    if a.json:
+        a.json.write_text(json.dumps(row, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Executors of the job graph (``graph``): ``serial`` (the default: the notebooks run every stage in
+this process, one job after another), ``local`` (N worker processes here) and ``slurm`` (submitit).
+Whatever ran the jobs, the runner then runs the four notebooks, which find every job complete and
+render the reports, tables and figures.
+
+- ``scheduler`` the loop they share: ready jobs, retries, failures named with their logs;
+- ``local``     worker processes on this machine, one GPU or cores / N threads each;
+- ``slurm``     SLURM jobs through submitit, requeued on preemption.
+"""
+from __future__ import annotations
+
+import os
+
+from .. import artifacts, graph
+from . import scheduler
+
+
+def run_graph(p: dict, say=print) -> list[str]:
+    """Run the job graph of ``p`` with ``cluster.executor``; returns what failed (empty: all complete)."""
+    cluster = p["cluster"]
+    if cluster["executor"] == "local":
+        from .local import LocalBackend, gpu_count
+        gpus = gpu_count() if p["device"] != "cpu" else 0
+        workers = cluster["workers"] or gpus or os.cpu_count() or 1
+        backend = LocalBackend(artifacts.run_dir(p), workers, gpus)
+    elif cluster["executor"] == "slurm":
+        from .slurm import SlurmBackend
+        backend = SlurmBackend(artifacts.run_dir(p), cluster)
+    else:
+        raise ValueError(f"cluster.executor = {cluster['executor']!r} runs no job graph; valid: local, slurm")
+    return scheduler.run(graph.build(p), backend, cluster["retries"], say)

@@ -1,0 +1,57 @@
+"""``--executor local --workers N``: N jobs at once on this machine, each a process of its own.
+
+On a machine with GPUs each worker owns one (``CUDA_VISIBLE_DEVICES``); on CPU each gets the cores
+divided by N as its torch threads. A job's output goes to ``runs/<name>/logs/<stage>-<key>.log``.
+Workers die with the runner (``children``), also after a ``kill -9``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .. import children
+from ..graph import Job
+from .scheduler import member_file
+
+
+class LocalBackend:
+    def __init__(self, run_dir: Path, workers: int, gpus: int):
+        self.run_dir, self.capacity, self.gpus = run_dir, workers, gpus
+        self.free = list(range(workers))
+        self.threads = max(1, (os.cpu_count() or 1) // workers)
+
+    def start(self, job: Job, attempt: int):
+        slot = self.free.pop(0)
+        env = dict(os.environ)
+        env.pop("DIFFMIX_TERMINAL_PROGRESS", None)  # a worker's bars go to its log
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
+        else:
+            env.update({"OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)})
+        log = self.run_dir / "logs" / f"{job.stage}-{job.folder.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as fh:
+            fh.write(f"--- attempt {attempt} ---\n")
+            fh.flush()
+            proc = children.popen([sys.executable, "-m", job.module, "--member-json",
+                                   str(member_file(job, self.run_dir))], stdout=fh, stderr=fh, env=env)
+        return proc, slot, log
+
+    def ended(self, handle) -> int | None:
+        proc, slot, _ = handle
+        status = proc.poll()
+        if status is not None and slot not in self.free:
+            self.free.append(slot)
+        return status
+
+    def log(self, handle) -> str:
+        return str(handle[2])
+
+    def stop(self, handles) -> None:
+        children.stop([h[0] for h in handles])
+
+
+def gpu_count() -> int:
+    import torch
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0

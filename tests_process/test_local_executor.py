@@ -1,0 +1,39 @@
+"""``--executor local``: worker processes fill the store, then the notebooks report it; a failing job
+is retried, then named with its log, and the jobs that do not need it go on."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from store_compare import artifacts_of, assert_same
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(tmp_path, *sets, executor="local"):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    args = [x for s in (f"workdir={tmp_path / 'runs'}", f"analyze.figures_dir={tmp_path / 'figures'}",
+                        "finetune.steps=4", "synthesize.multiplier=1", "train.epochs=1", *sets)
+            for x in ("--set", s)]
+    return subprocess.run([sys.executable, "-m", "diffmix_utils.run", str(ROOT / "params" / "smoke.yaml"),
+                           "--executor", executor, "--workers", "2", *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_local_workers_fill_the_store_then_a_failure_is_named_with_its_log(tmp_path):
+    r = _run(tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    serial = _run(tmp_path / "serial", executor="serial")
+    assert serial.returncode == 0, serial.stderr[-3000:]
+    assert_same(artifacts_of(tmp_path / "runs" / "store"), artifacts_of(tmp_path / "serial" / "runs" / "store"))
+    assert "[jobs 6/6]" in r.stdout and "2 at a time" in r.stdout  # 1 fine-tune, 2 pools, 3 classifiers
+    logs = sorted(p.name for p in (tmp_path / "runs" / "smoke" / "logs").iterdir())
+    assert len(logs) == 6 and logs[0].startswith("finetune-")
+    assert (tmp_path / "figures" / "smoke" / "tables" / "results.md").is_file()
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    bad = _run(tmp_path, f"model.base={empty}", "cluster.retries=1")
+    assert bad.returncode == 1 and "retry 1 of 1" in bad.stdout
+    last = bad.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: 5 job(s) did not complete") and "logs/finetune-" in last and "not run" in last
