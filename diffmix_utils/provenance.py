@@ -60,6 +60,7 @@ def environment(device: str | None = None) -> dict:
     else:
         env["devices"] = [f"cpu ({platform.machine()})"]
         env["device_count"] = 1
+        env["torch_threads"] = torch.get_num_threads()  # changes the last bits (cluster.cpu_threads)
     return env
 
 

@@ -2,6 +2,7 @@
 is retried, then named with its log, and the jobs that do not need it go on."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _run(tmp_path, *sets, executor="local"):
     tmp_path.mkdir(parents=True, exist_ok=True)
     args = [x for s in (f"workdir={tmp_path / 'runs'}", f"analyze.figures_dir={tmp_path / 'figures'}",
-                        "finetune.steps=4", "synthesize.multiplier=1", "train.epochs=1", *sets)
+                        "finetune.steps=4", "synthesize.multiplier=1", "train.epochs=1",
+                        "cluster.cpu_threads=1", *sets)  # the same threads under both executors: the same bytes
             for x in ("--set", s)]
     return subprocess.run([sys.executable, "-m", "diffmix_utils.run", str(ROOT / "params" / "smoke.yaml"),
                            "--executor", executor, "--workers", "2", *args], cwd=tmp_path, capture_output=True,
@@ -26,7 +28,10 @@ def test_local_workers_fill_the_store_then_a_failure_is_named_with_its_log(tmp_p
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     serial = _run(tmp_path / "serial", executor="serial")
     assert serial.returncode == 0, serial.stderr[-3000:]
-    assert_same(artifacts_of(tmp_path / "runs" / "store"), artifacts_of(tmp_path / "serial" / "runs" / "store"))
+    assert_same(artifacts_of(tmp_path / "runs" / "store"), artifacts_of(tmp_path / "serial" / "runs" / "store"),
+                tolerance=0)
+    record = json.loads(next((tmp_path / "runs" / "store" / "finetune").glob("*/provenance.json")).read_text())
+    assert record["torch_threads"] == 1
     assert "[jobs 6/6]" in r.stdout and "2 at a time" in r.stdout  # 1 fine-tune, 2 pools, 3 classifiers
     logs = sorted(p.name for p in (tmp_path / "runs" / "smoke" / "logs").iterdir())
     assert len(logs) == 6 and logs[0].startswith("finetune-")

@@ -4,7 +4,7 @@ Whatever ran the jobs, the runner then runs the four notebooks, which find every
 render the reports, tables and figures.
 
 - ``scheduler`` the loop they share: ready jobs, retries, failures named with their logs;
-- ``local``     worker processes on this machine, one GPU or cores / N threads each;
+- ``local``     worker processes on this machine, one GPU or ``cluster.cpu_threads`` (cores / N) threads each;
 - ``slurm``     SLURM jobs through submitit, requeued on preemption.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ def run_graph(p: dict, say=print) -> list[str]:
         from .local import LocalBackend, gpu_count
         gpus = gpu_count() if p["device"] != "cpu" else 0
         workers = cluster["workers"] or gpus or os.cpu_count() or 1
-        backend = LocalBackend(artifacts.run_dir(p), workers, gpus)
+        backend = LocalBackend(artifacts.run_dir(p), workers, gpus, cluster["cpu_threads"])
     elif cluster["executor"] == "slurm":
         from .slurm import SlurmBackend
         backend = SlurmBackend(artifacts.run_dir(p), cluster)

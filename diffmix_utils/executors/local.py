@@ -1,7 +1,7 @@
 """``--executor local --workers N``: N jobs at once on this machine, each a process of its own.
 
-On a machine with GPUs each worker owns one (``CUDA_VISIBLE_DEVICES``); on CPU each gets the cores
-divided by N as its torch threads. A job's output goes to ``runs/<name>/logs/<stage>-<key>.log``.
+On a machine with GPUs each worker owns one (``CUDA_VISIBLE_DEVICES``); on CPU each gets
+``cluster.cpu_threads`` torch threads (null: the cores divided by N). A job's output goes to ``runs/<name>/logs/<stage>-<key>.log``.
 Workers die with the runner (``children``), also after a ``kill -9``.
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ from .scheduler import member_file
 
 
 class LocalBackend:
-    def __init__(self, run_dir: Path, workers: int, gpus: int):
+    def __init__(self, run_dir: Path, workers: int, gpus: int, threads: int | None = None):
         self.run_dir, self.capacity, self.gpus = run_dir, workers, gpus
         self.free = list(range(workers))
-        self.threads = max(1, (os.cpu_count() or 1) // workers)
+        self.threads = threads or max(1, (os.cpu_count() or 1) // workers)
 
     def start(self, job: Job, attempt: int):
         slot = self.free.pop(0)

@@ -13,6 +13,7 @@ Interrupting the runner cancels the jobs it submitted.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -25,11 +26,12 @@ from .scheduler import member_file
 class JobCall:
     """What a SLURM job runs (pickled by submitit): one job of the graph, in a process of its own."""
 
-    def __init__(self, module: str, member_json: str):
-        self.module, self.member_json = module, member_json
+    def __init__(self, module: str, member_json: str, threads: int):
+        self.module, self.member_json, self.threads = module, member_json, threads
 
     def __call__(self) -> int:
-        done = subprocess.run([sys.executable, "-m", self.module, "--member-json", self.member_json])
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
+        done = subprocess.run([sys.executable, "-m", self.module, "--member-json", self.member_json], env=env)
         if done.returncode < 0:  # stopped by a signal: SLURM is requeueing or cancelling this job. Writing
             time.sleep(600)      # no result lets the requeued job run again under its id; SLURM ends this one
         if done.returncode:
@@ -55,9 +57,10 @@ class SlurmBackend:
         self.executor.update_parameters(**{k: v for k, v in chosen.items() if v is not None})
         self.capacity = cluster["workers"] or 1000
         self.run_dir, self.queued = run_dir, {}
+        self.threads = cluster["cpu_threads"] or cluster["cpus_per_job"]
 
     def start(self, job: Job, attempt: int):
-        call = JobCall(job.module, str(member_file(job, self.run_dir)))
+        call = JobCall(job.module, str(member_file(job, self.run_dir)), self.threads)
         submitted = self.executor.submit(call)
         self.queued[submitted.job_id] = time.time()
         return submitted

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import artifacts, claims, jobs, progress, provenance
 from ..atomic import atomic_dir
+from ..devices import job_threads
 from .scorers import mark, score
 
 
@@ -43,7 +44,8 @@ def run_filter(p: dict) -> Path | None:
         if out is not None:
             progress.already_complete("filter", out)
         return out
-    return claims.once(out, "filter", lambda: _filter(p, out))
+    with job_threads(p):
+        return claims.once(out, "filter", lambda: _filter(p, out))
 
 
 def _filter(p: dict, out: Path) -> Path:

@@ -36,7 +36,7 @@ from torchvision import transforms as T
 from .. import artifacts, claims, distributed, jobs, progress, provenance
 from ..atomic import atomic_dir
 from ..data import open_image
-from ..devices import pick_device
+from ..devices import job_threads, pick_device
 from ..models.base import load_components
 from ..strategies import PROMPT_TEMPLATE  # the synthesis prompts use the same template
 from .checkpoints import load_latest, restore_rng, rng_state, save_checkpoint
@@ -127,7 +127,8 @@ def run_finetune(p: dict) -> Path:
     if artifacts.is_done(out):
         progress.already_complete("fine-tune", out)
         return out
-    return claims.once(out, "fine-tune", lambda: _finetune(p, out))
+    with job_threads(p):
+        return claims.once(out, "fine-tune", lambda: _finetune(p, out))
 
 
 def _finetune(p: dict, out: Path) -> Path:

@@ -211,6 +211,10 @@ SCHEMA: dict[str, Any] = {
                       "processes here; slurm: one SLURM job per artifact (submitit)", choices=("serial", "local", "slurm")),
         "workers": F(None, "int", "local: jobs at once (null: one per GPU, else one per core); slurm: jobs in the "
                      "queue at once (null: no limit)", low=1, high=100000, nullable=True),
+        "cpu_threads": F(None, "int", "torch threads of each fine-tune, filter and training job on the CPU; the "
+                         "count changes results' last bits, so fix it for byte-identical results across executors "
+                         "(null: serial all cores, local the cores / workers, slurm cpus_per_job)",
+                         low=1, high=1024, nullable=True),
         "retries": F(1, "int", "times a failed job is run again before it is reported", low=0, high=10),
         "partition": F(None, "str", "slurm: the partition (null: the cluster's default)", nullable=True),
         "gpus_per_job": F(1, "int", "slurm: GPUs per job (0 for CPU jobs)", low=0, high=64),

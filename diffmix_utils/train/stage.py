@@ -29,7 +29,7 @@ from .. import artifacts, claims, distributed, jobs, progress, provenance
 from ..atomic import ArtifactError
 from ..data.splits import class_counts
 from ..distributed import split_evenly
-from ..devices import pick_device
+from ..devices import job_threads, pick_device
 from ..models.classifiers import classifier_transforms, create_classifier
 from .data import RealWithSynthetic, limit_targets
 from .evaluation import breakdown, predict, shot_thresholds, summarize
@@ -112,7 +112,8 @@ def run_training(p: dict) -> Path:
     if artifacts.is_done(out):
         progress.already_complete("training", out)
         return out
-    return claims.once(out, "training", lambda: _train_classifier(p, out))
+    with job_threads(p):
+        return claims.once(out, "training", lambda: _train_classifier(p, out))
 
 
 def _train_classifier(p: dict, out: Path) -> Path:
