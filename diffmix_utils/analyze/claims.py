@@ -21,6 +21,7 @@ import pandas as pd
 from .. import artifacts, params
 from ..data.registry import has_group_shift
 from .paired import round2, t_interval, verdict
+from .power import mdd, sd_of
 from .tables import used_strengths
 
 
@@ -69,12 +70,25 @@ def _paired(members: list[dict], partner, key: str, cache: dict) -> dict:
         if other is not None:
             diffs.append(_metric(_result(m, cache), key) - _metric(_result(other, cache), key))
     mean, low, high = t_interval(diffs)
-    return {"diff": mean, "low": low, "high": high, "verdict": verdict(low, high)}
+    pairs = int(sum(not pd.isna(d) for d in diffs))
+    return {"diff": mean, "low": low, "high": high, "verdict": verdict(low, high), "mdd": mdd(sd_of(diffs), pairs)}
+
+
+# the comparison the paper's claim is about, made whenever a claim has both arms' strategies
+COMPARED_WITH = {"diff-mix": "real-mix"}
+
+
+def _same_seed(others: list[dict]):
+    """A partner function: the member of ``others`` with the same seed (hence, with ``replicate: draw``,
+    the same few-shot draw)."""
+    by_seed = {o["seed"]: o for o in others}
+    return lambda m: by_seed.get(m["seed"])
 
 
 def claim_table(arms: dict[str, list[dict]]) -> pd.DataFrame:
     """One row per arm of a claim (see the module doc); accuracies and differences in points."""
     rows, cache = [], {}
+    by_strategy = {ms[0]["synthesize"]["strategy"]: ms for ms in arms.values()}
     for arm, members in arms.items():
         results = [_result(m, cache) for m in members]
         m0 = members[0]
@@ -90,6 +104,10 @@ def claim_table(arms: dict[str, list[dict]]) -> pd.DataFrame:
                 if m0["synthesize"]["strategy"] != "none":
                     base = _paired(members, params.baseline_of, key, cache)
                     row.update(_columns(f"{short} vs baseline", base))
+                other = COMPARED_WITH.get(m0["synthesize"]["strategy"])
+                if other in by_strategy and m0["train"]["label_toward"] == "target":
+                    row.update(_columns(f"{short} vs {other}", _paired(members, _same_seed(by_strategy[other]),
+                                                                       key, cache)))
                 if control_partner(m0) is not None:
                     row.update(_columns(f"{short} vs {_partner_name(m0)}", _paired(members, control_partner, key, cache)))
         rows.append(row)
@@ -101,9 +119,10 @@ def _partner_name(m: dict) -> str:
 
 
 def _columns(what: str, d: dict) -> dict:
-    """``<what> Δ``, its 95 % interval ``<what> low`` / ``high`` and ``<what> verdict``."""
+    """``<what> Δ``, its 95 % interval ``<what> low`` / ``high``, ``<what> verdict`` and ``<what> MDD`` (the
+    minimal detectable difference at power 0.8: ``power``)."""
     return {f"{what} Δ": round2(d["diff"]), f"{what} low": round2(d["low"]), f"{what} high": round2(d["high"]),
-            f"{what} verdict": d["verdict"]}
+            f"{what} verdict": d["verdict"], f"{what} MDD": round2(d["mdd"])}
 
 
 def claim_figure(claim: str, table: pd.DataFrame, base: Path | None, formats: list[str], dpi: int):
@@ -138,6 +157,53 @@ def claim_figure(claim: str, table: pd.DataFrame, base: Path | None, formats: li
     ax.set_title(f"{claim}: paired difference, 95 % interval over {seeds} seeds\n"
                  "(an interval across 0: no difference detected)", fontsize=8)
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, base, formats, dpi)
+
+
+def compared_claims(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The claims whose arms are the same as another claim's (e.g. one comparison in two regimes): they
+    are also drawn side by side (``claims_compared_figure``); empty when no two claims match."""
+    arms = {c: frozenset(t.arm) for c, t in tables.items()}
+    same = [c for c in tables if sum(arms[o] == arms[c] for o in tables) > 1]
+    return {c: tables[c] for c in same if arms[c] == arms[same[0]]}
+
+
+def claims_compared_figure(tables: dict[str, pd.DataFrame], base: Path | None, formats: list[str], dpi: int):
+    """Per shared arm and comparison, each claim's paired difference with its 95 % interval, and a grey
+    band of ± its minimal detectable difference (power 0.8) around zero: an interval inside the band
+    shows no difference that the seeds could have detected."""
+    from matplotlib.figure import Figure
+
+    from .figures import save
+    shared = set(next(iter(tables.values())).arm)
+    slots = []  # (arm, comparison column prefix)
+    for _, r in next(iter(tables.values())).iterrows():
+        if r.arm in shared:
+            slots += [(r.arm, c[:-2]) for c in r.index if c.startswith("acc vs ") and c.endswith(" Δ")
+                      and not pd.isna(r[c]) and c != "acc vs labels toward target Δ"]
+    fig = Figure(figsize=(max(4.5, 1.2 * len(slots) + 1.5), 3.4))
+    ax = fig.subplots()
+    width = 0.7 / max(1, len(tables))
+    for k, (claim, table) in enumerate(tables.items()):
+        rows = table.set_index("arm")
+        for x, (arm, col) in enumerate(slots):
+            if arm not in rows.index or f"{col} Δ" not in rows or pd.isna(rows.at[arm, f"{col} Δ"]):
+                continue
+            at = x + (k - (len(tables) - 1) / 2) * width
+            mean, low, high, band = (float(rows.at[arm, f"{col} {w}"]) for w in ("Δ", "low", "high", "MDD"))
+            if not pd.isna(band):
+                ax.bar(at, 2 * band, bottom=-band, width=0.8 * width, color="0.85", zorder=0,
+                       label="± MDD (power 0.8)" if (k, x) == (0, 0) else None)
+            ax.errorbar(at, mean, yerr=[[mean - low], [high - mean]], fmt="o", capsize=4, color=f"C{k}",
+                        label=claim if x == next(i for i, (a, c) in enumerate(slots) if a in rows.index) else None)
+    ax.axhline(0, color="gray", lw=1)
+    ax.set_xticks(range(len(slots)), [f"{arm}\n{col[4:]}" for arm, col in slots], fontsize=7)
+    ax.set_ylabel("Δ test accuracy (points)")
+    seeds = min(int(t.seeds.min()) for t in tables.values())
+    ax.set_title(f"{' vs '.join(tables)}: paired differences, 95 % intervals over {seeds} seeds", fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return save(fig, base, formats, dpi)

@@ -15,6 +15,7 @@ import torch  # noqa: E402
 
 from .. import artifacts  # noqa: E402
 from ..data import open_image  # noqa: E402
+from ..data.class_names import prompt_classes  # noqa: E402
 from ..models.translate import Translator, load_strategy_pipeline, render_batch  # noqa: E402
 from ..strategies import finetuned_generation, get_strategy  # noqa: E402
 from ..labels import soft_label_of  # noqa: E402
@@ -70,7 +71,7 @@ def cross_attention_maps(p: dict, base: Path, formats: list[str], dpi: int, stre
     finally:
         layer.set_processor(original)
     superclass = p["finetune"]["superclass"] or split["superclass"]
-    prompt = strategy.prompt(target, split["classes"], superclass, with_tokens)
+    prompt = strategy.prompt(target, prompt_classes(p["data"], split["classes"]), superclass, with_tokens)
     tokens = [t.replace("</w>", "") for t in pipe.tokenizer.tokenize(prompt)]
     steps = np.unique(np.linspace(0, len(maps) - 1, min(rows, len(maps))).round().astype(int))
     side = int(round(maps[0].shape[1] ** 0.5))

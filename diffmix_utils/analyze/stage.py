@@ -41,12 +41,15 @@ def _result_figures(table: pd.DataFrame, out: Path, fmt: list[str], dpi: int, cl
 
 def _claims(p: dict, out: Path, fmt: list[str], dpi: int) -> list[Path]:
     """Per claim (variants named claim/arm): its table and its paired-difference figure."""
-    from .claims import claim_figure, claim_members, claim_table
-    written = []
+    from .claims import claim_figure, claim_members, claim_table, claims_compared_figure, compared_claims
+    written, tables = [], {}
     for claim, arms in claim_members(p).items():
-        table = claim_table(arms)
+        tables[claim] = table = claim_table(arms)
         written += write_table(table, out, f"claim_{_slug(claim)}")
         written += claim_figure(claim, table, out / f"claim_{_slug(claim)}", fmt, dpi)
+    compared = compared_claims(tables)
+    if compared:  # one comparison under several regimes: side by side
+        written += claims_compared_figure(compared, out / "claims_compared", fmt, dpi)
     return written
 
 
@@ -139,6 +142,7 @@ def run_stage(p: dict) -> list[Path]:
 # Why a figure or table a notebook step asks for may be absent from a run (shown instead of it).
 NOT_MADE = {
     "claim_": "made with analyze.claims: true (the toy reproduction's files)",
+    "claims_compared": "made when two claims have the same arms (the toy reproduction's two regimes)",
     "accuracy_vs_": "made when a synthetic strategy was trained (not with analyze.claims, whose arms have their own figure)",
     "throughput_vs_strength": "made when pools at two or more strengths were synthesized in one process each",
     "filter_": "made when a pool was filtered (filter.scorer: clip or classifier)",

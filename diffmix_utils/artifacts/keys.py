@@ -19,7 +19,7 @@ from ..strategies import get_strategy
 from .identity import data_identity, folder_identity, model_identity
 
 # Keys that do not change a stage's output (speed or bookkeeping only) are left out of its hash.
-_NOT_SHAPING = {"data": {"download"},
+_NOT_SHAPING = {"data": {"download", "class_names"},  # names shape only name-prompted artifacts: below
                 "finetune": {"checkpoint_every", "checkpoint_limit", "num_processes", "gradient_checkpointing"},
                 "synthesize": {"batch_size", "num_processes", "cpu_workers", "cpu_threads", "vae_slicing",
                                "cpu_offload"},
@@ -47,8 +47,15 @@ def split_key(p: dict) -> str:
     return stable_hash(data_identity(_section(p, "data")))
 
 
+def _names(p: dict, prompts_with_names: bool) -> list:
+    """``data.class_names`` in the key of an artifact whose prompts use class names (not at the default)."""
+    names = p["data"].get("class_names", "dataset")
+    return [{"class_names": names}] if prompts_with_names and names != "dataset" else []
+
+
 def finetune_key(p: dict) -> str:
-    return stable_hash([split_key(p), model_identity(p["model"]), _section(p, "finetune")])
+    return stable_hash([split_key(p), model_identity(p["model"]), _section(p, "finetune"),
+                        *_names(p, p["finetune"]["mode"] == "lora_only")])
 
 
 def uses_finetune(p: dict) -> bool:
@@ -58,8 +65,10 @@ def uses_finetune(p: dict) -> bool:
 def synthesis_key(p: dict) -> str | None:
     if p["synthesize"]["strategy"] == "none":
         return None
+    strategy = get_strategy(p["synthesize"]["strategy"])
     upstream = finetune_key(p) if uses_finetune(p) else [split_key(p), model_identity(p["model"])]
-    return stable_hash([upstream, _section(p, "synthesize")])
+    by_name = not strategy.control and (not strategy.tokens or p["finetune"]["mode"] == "lora_only")
+    return stable_hash([upstream, _section(p, "synthesize"), *_names(p, by_name)])
 
 
 def filter_scorer(p: dict) -> dict | None:

@@ -38,6 +38,7 @@ from ..atomic import atomic_dir
 from ..data import open_image
 from ..devices import job_threads, pick_device
 from ..models.base import load_components
+from ..data.class_names import prompt_classes
 from ..strategies import PROMPT_TEMPLATE  # the synthesis prompts use the same template
 from .checkpoints import load_latest, restore_rng, rng_state, save_checkpoint
 
@@ -201,7 +202,7 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
     optimizer = acc.prepare(optimizer)
 
     # --- data: the split file's training images; the sample order is fixed up front --------------
-    names = tokens if use_ti else classes
+    names = tokens if use_ti else prompt_classes(p["data"], classes)
     dataset = PromptedImages(split, split["train"], names, superclass, p["model"]["resolution"],
                              ft["center_crop"], ft["random_flip"])
     order = torch.randint(len(dataset), (ft["steps"] * ft["batch_size"],),

@@ -16,6 +16,7 @@ from PIL import Image
 
 from .. import artifacts
 from ..data import open_image
+from ..data.class_names import prompt_classes
 from ..strategies import get_strategy
 from ..devices import pick_device
 from .base import apply_finetune, load_pipeline
@@ -95,7 +96,8 @@ def render_batch(p: dict, split: dict, pipe, strategy, with_tokens: bool, batch:
     if strategy.control:
         return [control_image(strategy.control, split, t) for t in batch]
     superclass = p["finetune"]["superclass"] or split["superclass"]
-    prompts = [strategy.prompt(t["target_class"], split["classes"], superclass, with_tokens) for t in batch]
+    names = prompt_classes(p["data"], split["classes"])
+    prompts = [strategy.prompt(t["target_class"], names, superclass, with_tokens) for t in batch]
     call = dict(steps=syn["steps"], guidance=syn["guidance"], resolution=res)
     if not strategy.img2img:
         return pipeline_call(pipe, prompts, [t["seed"] for t in batch], **call)

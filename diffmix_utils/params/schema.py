@@ -41,7 +41,11 @@ F = Field
 SCHEMA: dict[str, Any] = {
     "name": F("smoke", "str", "run directory <workdir>/<name>/ and figures/<name>/",
               pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*"),
-    "seed": F(0, "int", "classifier-training seed (fine-tune and synthesis have their own)", low=0, high=2147483647),
+    "seed": F(0, "int", "classifier-training seed (fine-tune and synthesis have their own; replicate: draw offsets them)", low=0, high=2147483647),
+    "replicate": F("classifier", "str", "what a seed resamples: classifier (its training only; one few-shot "
+                   "draw, fine-tune and pool for every seed: intervals conditional on them) or draw (also "
+                   "data.split_seed, finetune.seed and synthesize.seed, each offset by seed: intervals over "
+                   "draws, the paper's setting)", choices=("classifier", "draw")),
     "workdir": F("runs", "str", "where runs and the shared artifact store live"),
     "device": F("auto", "str", "torch device", choices=("auto", "cpu", "cuda")),
     "data": {
@@ -70,6 +74,9 @@ SCHEMA: dict[str, Any] = {
         "allow_duplicates": F(False, "bool", "keep images whose bytes appear twice across train and test or "
                               "under two labels (refused by default: leakage or an ambiguous label)"),
         "split_seed": F(0, "int", "seed of the split file that every stage shares", low=0, high=2147483647),
+        "class_names": F("dataset", "str", "names the name-prompted strategies (real-*, lora_only) prompt with: "
+                         "the dataset's, or opaque (invented names the base model never read: the paper's "
+                         "regime); learned-token artifacts are the same in both", choices=("dataset", "opaque")),
     },
     "model": {
         "base": F("bundled:tiny-sd", "str", "bundled:<name> | hub id | local diffusers folder"),

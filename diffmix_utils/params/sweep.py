@@ -42,6 +42,14 @@ def baseline_of(member: dict) -> dict:
     return base
 
 
+def resample_draw(m: dict) -> None:
+    """``replicate: draw``: the seed also picks the few-shot draw, the fine-tune's and the pool's seeds
+    (each offset by it), so seeds are replicates of the whole method and a member is paired with the
+    baseline of its own draw. Applied once, when a member is made from its file."""
+    for section, key in (("data", "split_seed"), ("finetune", "seed"), ("synthesize", "seed")):
+        m[section][key] += m["seed"]
+
+
 def expand_sweep(p: dict) -> list[dict]:
     """The runs of a sweep: the product of its lists, in key order, duplicates removed.
 
@@ -51,8 +59,11 @@ def expand_sweep(p: dict) -> list[dict]:
     With ``synthesize.strategy: none`` the synthesis keys, ``train.p`` and the training keys that
     only concern synthetic images do not matter, so they are reset: the baseline of a strength
     sweep is trained once, not once per strength; likewise
-    the text-to-image strategies (diff-gen, real-gen) get s = 1 whatever the sweep says.
+    the text-to-image strategies (diff-gen, real-gen) get s = 1 whatever the sweep says. With
+    ``replicate: draw`` a member's seed also offsets its split, fine-tune and pool seeds (``resample_draw``).
     """
+    if "member" in p:
+        raise ValueError(f"expand_sweep takes a parameter file's dict, not member {p['member']!r} (already expanded)")
     keys = list(p["sweep"])
     members, seen = [], set()
     variants = p.get("variants") or [None]
@@ -63,6 +74,8 @@ def expand_sweep(p: dict) -> list[dict]:
                 _set(m, k, v)
         for k, v in zip(keys, combo):
             _set(m, k, v)
+        if m.get("replicate") == "draw":
+            resample_draw(m)
         if m["synthesize"]["strategy"] == "none":
             reset_to_baseline(m)
         elif not get_strategy(m["synthesize"]["strategy"]).img2img:  # text-to-image: s does not apply
