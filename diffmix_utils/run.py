@@ -24,6 +24,7 @@ import os
 import shlex
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from . import artifacts, costs, fetch, graph, interrupts, jobs, params, progress
@@ -45,8 +46,10 @@ def plan(p: dict) -> str:
         if stage == "synthesize" and todo:
             pools = [f"{m['synthesize']['strategy']} s={strength_label(m['synthesize']['strength_choices'] or [m['synthesize']['strength']])} "
                      f"x{m['synthesize']['multiplier']:g}" for m in todo]
-            more = f", ... {len(pools) - 8} more" if len(pools) > 8 else ""
-            extra = " (" + ", ".join(pools[:8]) + more + " of |train|)"
+            kinds = Counter(pools)  # the same pool setting over seeds or draws: counted once
+            shown = [f"{k} ({n} pools)" if n > 1 else k for k, n in list(kinds.items())[:8]]
+            more = f", ... {len(kinds) - 8} more settings" if len(kinds) > 8 else ""
+            extra = " (" + ", ".join(shown) + more + "; x = images per |train|)"
         lines.append(f"  {stage:<10} {len(todo)} job(s), {done} already complete{extra}")
     lines += costs.estimate(p)
     lines += graph.plan_lines(p)

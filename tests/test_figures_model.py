@@ -25,7 +25,7 @@ def test_capture_records_one_normalised_map_per_denoising_step(tmp_path):
 def test_model_figures_are_drawn(finetuned, tmp_path):
     p, _ = finetuned
     member = params.expand_sweep(p)[0]
-    baseline = params.expand_sweep({**member, "sweep": {"synthesize.strategy": ["none"]}, "variants": []})[0]
+    baseline = params.baseline_of(member)
     run_training(baseline)
     out = [*cross_attention_maps(member, tmp_path / "xattn", ["png"], 60),
            *finetune_comparison(member, tmp_path / "compare", ["png"], 60, images=2),

@@ -40,6 +40,26 @@ def test_summaries_pair_each_method_with_its_own_baseline_seed_by_seed():
     assert table.loc["diff-mix", "paired_seeds"] == 4 and pd.isna(table.loc["none", "diff_vs_baseline"])
 
 
+def test_a_classifier_shared_by_two_variants_is_paired_once_in_each():
+    rows = []  # the two regimes share the baseline's and diff-mix's classifiers; only real-mix differs
+    for variant, real_mix in (("named", 0.10), ("opaque", -0.05)):
+        for seed, shared in enumerate([0.50, 0.70, 0.60]):
+            for strategy, acc, folder in (("none", shared, f"b{seed}"), ("diff-mix", shared + 0.02, f"m{seed}"),
+                                          ("real-mix", shared + real_mix, f"r{variant}{seed}")):
+                rows.append(dict(variant=variant, strategy=strategy, seed=seed, acc=acc, dir=folder, base=f"b{seed}"))
+    df = pd.DataFrame(rows)
+    results = pd.DataFrame({"variant": df.variant, "dataset": "toybirds", "shots": 1, "imbalance": None,
+                            "backbone": "r", "strategy": df.strategy, "strength": 0.7, "gamma": 0.5, "p": 0.5,
+                            "seed": df.seed, "val_acc": df.acc, "test_acc_at_best_val": df.acc,
+                            "test_acc_final": df.acc, "test_acc_best": df.acc, "train_dir": df.dir,
+                            "baseline_dir": df.base})
+    table = summarize(results).set_index(["variant", "strategy"])
+    for variant, real_mix in (("named", 10.0), ("opaque", -5.0)):
+        assert table.loc[(variant, "diff-mix"), "diff_vs_baseline"] == 2.0
+        assert table.loc[(variant, "real-mix"), "diff_vs_baseline"] == real_mix
+        assert table.loc[(variant, "diff-mix"), "paired_seeds"] == 3 and table.loc[(variant, "none"), "seeds"] == 3
+
+
 def test_the_controls_swap_the_label_and_replace_the_image():
     assert soft_label(0, 2, 0.25, 3, 0.5).tolist() == [0.5, 0.0, 0.5]
     assert soft_label(0, 2, 0.64, 3, 0.5).tolist() == pytest.approx([0.2, 0.0, 0.8])

@@ -3,6 +3,7 @@ and the two regimes side by side."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from diffmix_utils.data import toybirds
 from diffmix_utils.data.class_names import opaque_names, prompt_classes
 from diffmix_utils.models import pretrain
 from diffmix_utils.models.tiny_sd import BUNDLED_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _caption_tokens(tokenizer) -> set[str]:
@@ -146,3 +149,11 @@ def test_two_regimes_share_their_unnamed_arms_and_are_drawn_side_by_side(tmp_pat
         compared, tmp_path / "x", ["png"], 80)[0].stat().st_size > 1000
     power = table_power(opaque.reset_index(), effect=5)
     assert set(power.comparison) == {"acc vs baseline", "acc vs real-mix"} and (power["seeds for 5"] >= 2).all()
+
+
+def test_the_plan_counts_pools_of_one_setting_once_with_their_number(tmp_path):
+    from diffmix_utils.run import plan
+    p = params.load(ROOT / "params" / "toy_regimes.yaml", params.parse_overrides([f"workdir={tmp_path}"]))
+    line = next(x for x in plan(p).splitlines() if x.strip().startswith("synthesize"))
+    # 37 draws: real-mix in two regimes (74 pools), diff-mix and both controls in one (37 each)
+    assert "185 job(s)" in line and "real-mix s=0.7 x5 (74 pools)" in line and "diff-mix s=0.7 x5 (37 pools)" in line

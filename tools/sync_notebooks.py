@@ -139,8 +139,12 @@ NOTEBOOKS = {
               "named under the table (the CSV keeps them).",
          "analyze.show(files, 'results')",
          MD + "**The claims** (with `analyze.claims: true`, the toy reproduction's files): one table and one "
-              "figure per claim, each arm's paired difference from its baseline with its interval.",
-         "analyze.show(files, 'claim_')",
+              "figure per claim, each arm's paired difference from its baseline with its interval and its "
+              "minimal detectable difference (`mdd`: the smallest true difference these seeds would detect "
+              "with power 0.8; an interval that holds zero says only \"smaller than about the MDD\"). Diff-Mix "
+              "is also compared with real-mix on the same seeds. Two claims with the same arms (the toy "
+              "reproduction's named and opaque regimes) are drawn side by side in `claims_compared`.",
+         "analyze.show(files, 'claim_', 'claims_compared')",
          MD + "**Accuracy against the translation strength** *s* (and against every other swept key), and the "
               "soft label's weight on the target class, `s^γ`, for the γ values the paper compares. Large *s* "
               "makes a more convincing target but keeps less of the source.",

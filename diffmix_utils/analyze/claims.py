@@ -183,7 +183,7 @@ def claims_compared_figure(tables: dict[str, pd.DataFrame], base: Path | None, f
         if r.arm in shared:
             slots += [(r.arm, c[:-2]) for c in r.index if c.startswith("acc vs ") and c.endswith(" Δ")
                       and not pd.isna(r[c]) and c != "acc vs labels toward target Δ"]
-    fig = Figure(figsize=(max(4.5, 1.2 * len(slots) + 1.5), 3.4))
+    fig = Figure(figsize=(max(4.5, 1.2 * len(slots) + 2.8), 3.4))
     ax = fig.subplots()
     width = 0.7 / max(1, len(tables))
     for k, (claim, table) in enumerate(tables.items()):
@@ -204,6 +204,6 @@ def claims_compared_figure(tables: dict[str, pd.DataFrame], base: Path | None, f
     seeds = min(int(t.seeds.min()) for t in tables.values())
     ax.set_title(f"{' vs '.join(tables)}: paired differences, 95 % intervals over {seeds} seeds", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)  # beside, over no bar
     fig.tight_layout()
     return save(fig, base, formats, dpi)

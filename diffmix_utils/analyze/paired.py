@@ -53,7 +53,8 @@ def paired_differences(results: pd.DataFrame, keys: list[str], metric: str = "te
     holding the partner's ``train_dir``), its 95 % interval, the pairs and the verdict (columns
     ``diff``, ``ci95_low``, ``ci95_high``, ``pairs``, ``verdict``). Groups whose rows are their own
     partners (the baselines) are left out."""
-    by_dir = results.set_index("train_dir")[metric]
+    # a classifier shared by two variants (the regimes' baseline) is one row per variant: one value
+    by_dir = results.drop_duplicates("train_dir").set_index("train_dir")[metric]
     rows = []
     present = [k for k in keys if k in results]
     for group, g in results.groupby(present, dropna=False, sort=False):

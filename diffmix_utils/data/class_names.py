@@ -20,7 +20,7 @@ import numpy as np
 
 CHOICES = ("dataset", "opaque")
 # syllables that spell no English word together and end in no caption word (checked against the
-# pretraining captions' tokens by tests/test_class_names.py)
+# pretraining captions' tokens by tests/test_regimes.py)
 _FIRST = ("quor", "zib", "mav", "tholl", "yurn", "prax", "drev", "kesh", "vulm", "jorr", "nix", "sklo",
           "wemb", "gaff", "ublo", "rizz")
 _SECOND = ("bel", "mosk", "tiv", "ugo", "arn", "ezzo", "ilph", "uvex")
