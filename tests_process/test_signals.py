@@ -25,10 +25,12 @@ LONGER = ["finetune.steps=150", "finetune.checkpoint_every=50", "synthesize.mult
 
 class Runner:
     """``python -m diffmix_utils.run`` (or any command) in its own process group, its output collected."""
+    started: list[subprocess.Popen] = []  # stopped after each test, whether it passed or failed
 
     def __init__(self, cmd: list[str], cwd: Path):
         self.proc = subprocess.Popen(cmd, cwd=cwd, start_new_session=True, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1)
+        Runner.started.append(self.proc)
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -79,6 +81,17 @@ def alive(pids: list[int]) -> list[int]:
             return False
     time.sleep(0.5)
     return [pid for pid in pids if running(pid)]
+
+
+@pytest.fixture(autouse=True)
+def no_runner_left():
+    """A failing test stops the runners it started (their whole groups), so none outlives it."""
+    yield
+    while Runner.started:
+        proc = Runner.started.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
