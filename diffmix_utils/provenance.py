@@ -22,7 +22,7 @@ LIBRARIES = ("torch", "torchvision", "diffusers", "transformers", "peft", "timm"
              "numpy")
 KIT_ROOT = Path(__file__).resolve().parent.parent
 # what must agree for numbers to be comparable (the rest, e.g. the commit, is reported, not compared)
-ENVIRONMENT_KEYS = ("python", *LIBRARIES, "cuda", "devices", "device_count")
+ENVIRONMENT_KEYS = ("python", *LIBRARIES, "cuda", "devices", "device_count", "cpu_capability")
 
 
 def _version(name: str) -> str | None:
@@ -57,10 +57,13 @@ def environment(device: str | None = None) -> dict:
         count = torch.cuda.device_count()
         env["devices"] = sorted({torch.cuda.get_device_name(i) for i in range(count)})
         env["device_count"] = count
+        from .devices import deterministic_state
+        env.update(deterministic_state())  # whether this GPU run's kernels repeat bit for bit
     else:
         env["devices"] = [f"cpu ({platform.machine()})"]
         env["device_count"] = 1
         env["torch_threads"] = torch.get_num_threads()  # changes the last bits (cluster.cpu_threads)
+        env["cpu_capability"] = torch.backends.cpu.get_cpu_capability()  # the vector kernels torch picked
     return env
 
 

@@ -1,5 +1,6 @@
 """The package keeps its shape: four stages (and the filter step) that never import each other, shared
-ground that imports no stage, no import cycle anywhere (the shared ground included), ``params`` that
+ground that imports no stage (only the entry points above the stages, as the notebooks do, and nothing
+imports them), no import cycle anywhere (the shared ground included), ``params`` that
 imports no ``models``, papermill only in the runner, and modules short enough to read in one sitting.
 Imports are read with ``ast`` from every module, function-local ones included."""
 from __future__ import annotations
@@ -12,6 +13,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "diffmix_utils"
 STAGES = ("finetune", "synthesize", "filtering", "train", "analyze")
 RUNNER = "run"
+# entry points above the stages, like the notebooks: they may call a stage; no module imports them
+ENTRY_POINTS = ("verify",)
 MAX_LINES = 300
 # (importer, imported): a part of the package that must not import another, with the reason
 FORBIDDEN = {("params", "models"): "the parameter checks sit below the model code (use diffmix_utils.backbones "
@@ -74,7 +77,9 @@ def shape_problems(root: Path) -> list[str]:
                 problems.append(f"{where}: only the runner ({RUNNER}.py) may import papermill")
             if (me, other) in FORBIDDEN:
                 problems.append(f"{where}: {me} must not import {other}: {FORBIDDEN[me, other]}")
-            if other not in STAGES or other == me or me == "":
+            if other in ENTRY_POINTS and other != me:
+                problems.append(f"{where}: {other} is an entry point above the stages; nothing imports it")
+            if other not in STAGES or other == me or me == "" or me in ENTRY_POINTS:
                 continue  # the package's front door (__init__) may name the stages lazily
             if me in STAGES:
                 problems.append(f"{where}: a stage imports another stage (they meet only through artifacts)")

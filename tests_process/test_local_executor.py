@@ -1,5 +1,8 @@
 """``--executor local``: worker processes fill the store, then the notebooks report it; a failing job
-is retried, then named with its log, and the jobs that do not need it go on."""
+is retried, then named with its log, and the jobs that do not need it go on. One key, one content, on
+the defaults (no thread count set): two executors and two orders write the same bytes under every key
+they share, another thread count writes other keys, and a serial run reading a store the local workers
+filled gives the serial run's own tables."""
 from __future__ import annotations
 
 import json
@@ -12,14 +15,13 @@ from store_compare import artifacts_of, assert_same
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(tmp_path, *sets, executor="local"):
+def _run(tmp_path, *sets, executor="local", extra=()):
     tmp_path.mkdir(parents=True, exist_ok=True)
     args = [x for s in (f"workdir={tmp_path / 'runs'}", f"analyze.figures_dir={tmp_path / 'figures'}",
-                        "finetune.steps=4", "synthesize.multiplier=1", "train.epochs=1",
-                        "cluster.cpu_threads=1", *sets)  # the same threads under both executors: the same bytes
+                        "finetune.steps=4", "synthesize.multiplier=1", "train.epochs=1", *sets)
             for x in ("--set", s)]
     return subprocess.run([sys.executable, "-m", "diffmix_utils.run", str(ROOT / "params" / "smoke.yaml"),
-                           "--executor", executor, "--workers", "2", *args], cwd=tmp_path, capture_output=True,
+                           "--executor", executor, "--workers", "2", *args, *extra], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600)
 
 
@@ -28,10 +30,28 @@ def test_local_workers_fill_the_store_then_a_failure_is_named_with_its_log(tmp_p
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     serial = _run(tmp_path / "serial", executor="serial")
     assert serial.returncode == 0, serial.stderr[-3000:]
-    assert_same(artifacts_of(tmp_path / "runs" / "store"), artifacts_of(tmp_path / "serial" / "runs" / "store"),
-                tolerance=0)
+    local_store, serial_store = artifacts_of(tmp_path / "runs" / "store"), artifacts_of(tmp_path / "serial" / "runs" / "store")
+    assert_same(local_store, serial_store, tolerance=0)
     record = json.loads(next((tmp_path / "runs" / "store" / "finetune").glob("*/provenance.json")).read_text())
     assert record["torch_threads"] == 1
+    # the sweep in the other order: the same keys, the same bytes
+    reverse = _run(tmp_path / "reverse", "sweep.synthesize.strength=[1.0, 0.5]", executor="serial")
+    assert reverse.returncode == 0, reverse.stderr[-3000:]
+    assert_same(artifacts_of(tmp_path / "reverse" / "runs" / "store"), serial_store, tolerance=0)
+    # another thread count: every artifact it shapes gets another key; what it does not shape is shared
+    two = _run(tmp_path / "two", "cluster.cpu_threads=2", executor="serial")
+    assert two.returncode == 0, two.stderr[-3000:]
+    threads_store = artifacts_of(tmp_path / "two" / "runs" / "store")
+    shared = sorted(set(threads_store) & set(serial_store))
+    assert all(threads_store[k] == serial_store[k] for k in shared if not isinstance(serial_store[k], dict))
+    assert not any(k.startswith(("finetune/", "train/")) for k in shared)
+    # the serial executor reading the store the local workers filled: the serial run's tables
+    (tmp_path / "figures" / "smoke" / "tables" / "results.csv").unlink()
+    reread = _run(tmp_path, executor="serial", extra=("--only", "analyze"))
+    assert reread.returncode == 0 and "[analyze] running" in reread.stdout, reread.stderr[-3000:]
+    for table in ("runs.csv", "results.csv"):
+        assert ((tmp_path / "figures" / "smoke" / "tables" / table).read_text()
+                == (tmp_path / "serial" / "figures" / "smoke" / "tables" / table).read_text()), table
     assert "[jobs 6/6]" in r.stdout and "2 at a time" in r.stdout  # 1 fine-tune, 2 pools, 3 classifiers
     logs = sorted(p.name for p in (tmp_path / "runs" / "smoke" / "logs").iterdir())
     assert len(logs) == 6 and logs[0].startswith("finetune-")

@@ -140,7 +140,7 @@ NOTEBOOKS = {
          "analyze.show(files, 'results')",
          MD + "**The claims** (with `analyze.claims: true`, the toy reproduction's files): one table and one "
               "figure per claim, each arm's paired difference from its baseline with its interval and its "
-              "minimal detectable difference (`mdd`: the smallest true difference these seeds would detect "
+              "minimal detectable difference (the *MDD* columns: the smallest true difference these seeds would detect "
               "with power 0.8; an interval that holds zero says only \"smaller than about the MDD\"). Diff-Mix "
               "is also compared with real-mix on the same seeds. Two claims with the same arms (the toy "
               "reproduction's named and opaque regimes) are drawn side by side in `claims_compared`.",

@@ -85,9 +85,10 @@ def _same_seed(others: list[dict]):
     return lambda m: by_seed.get(m["seed"])
 
 
-def claim_table(arms: dict[str, list[dict]]) -> pd.DataFrame:
-    """One row per arm of a claim (see the module doc); accuracies and differences in points."""
-    rows, cache = [], {}
+def claim_table(arms: dict[str, list[dict]], cache: dict | None = None) -> pd.DataFrame:
+    """One row per arm of a claim (see the module doc); accuracies and differences in points. ``cache``:
+    {train folder: result} already read (e.g. from published rows), the rest is read from the store."""
+    rows, cache = [], {} if cache is None else cache
     by_strategy = {ms[0]["synthesize"]["strategy"]: ms for ms in arms.values()}
     for arm, members in arms.items():
         results = [_result(m, cache) for m in members]

@@ -13,7 +13,7 @@ from ..atomic import ArtifactError, atomic_write  # noqa: F401
 from .files import (MANIFEST_COLUMNS, SCORE_COLUMNS, check_safetensors, is_done, mark_done,  # noqa: F401
                     read_json, read_manifest, read_scores, rebuild_hint, write_json, write_manifest,
                     write_scores, write_text)
-from .keys import (dataset_cache, figures_dir, filter_dir, filter_key, filter_scorer, finetune_dir,  # noqa: F401
+from .keys import (DEFAULT_CPU_THREADS, dataset_cache, figures_dir, filter_dir, filter_key, filter_scorer, finetune_dir,  # noqa: F401
                    finetune_key, open_split, run_dir, scores_key, split_key, split_path, stable_hash,
                    stage_folders, store, synthesis_dir, synthesis_key, train_dir, train_key, uses_finetune)
 from .identity import data_identity, folder_identity, model_identity  # noqa: F401

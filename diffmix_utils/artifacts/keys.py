@@ -15,17 +15,20 @@ from typing import Any
 
 from ..bundled import BUNDLED, bundled_digest
 from ..params import baseline_of
+from ..params.schema import SCHEMA
 from ..strategies import get_strategy
 from .identity import data_identity, folder_identity, model_identity
 
 # Keys that do not change a stage's output (speed or bookkeeping only) are left out of its hash.
 _NOT_SHAPING = {"data": {"download", "class_names"},  # names shape only name-prompted artifacts: below
                 "finetune": {"checkpoint_every", "checkpoint_limit", "num_processes", "gradient_checkpointing"},
-                "synthesize": {"batch_size", "num_processes", "cpu_workers", "cpu_threads", "vae_slicing",
-                               "cpu_offload"},
+                "synthesize": {"batch_size", "num_processes", "cpu_workers", "vae_slicing", "cpu_offload"},
                 "train": {"num_workers", "num_processes"}}
-# Keys added after stores existed: at these values they leave the hash out, so finished folders keep their keys.
-_HASHED_ONLY_OFF_DEFAULT = {"train": {"label_toward": "target", "eval_every": 1}}
+# Keys added after stores existed, and the thread counts (fixed by default, since they change the last bits
+# of weights and images): at these values they leave the hash out, so finished folders keep their keys.
+_HASHED_ONLY_OFF_DEFAULT = {"train": {"label_toward": "target", "eval_every": 1},
+                            "synthesize": {"cpu_threads": 1}}
+DEFAULT_CPU_THREADS = SCHEMA["cluster"]["cpu_threads"].default  # torch threads of fine-tune, filter, training
 
 
 
@@ -47,6 +50,13 @@ def split_key(p: dict) -> str:
     return stable_hash(data_identity(_section(p, "data")))
 
 
+def _threads(p: dict) -> list:
+    """``cluster.cpu_threads`` in the key of a fine-tune, filter or classifier (not at its fixed default):
+    the thread count changes the float reduction order, so two counts are two contents."""
+    threads = p["cluster"]["cpu_threads"]
+    return [] if threads == DEFAULT_CPU_THREADS else [{"cpu_threads": threads}]
+
+
 def _names(p: dict, prompts_with_names: bool) -> list:
     """``data.class_names`` in the key of an artifact whose prompts use class names (not at the default)."""
     names = p["data"].get("class_names", "dataset")
@@ -55,7 +65,7 @@ def _names(p: dict, prompts_with_names: bool) -> list:
 
 def finetune_key(p: dict) -> str:
     return stable_hash([split_key(p), model_identity(p["model"]), _section(p, "finetune"),
-                        *_names(p, p["finetune"]["mode"] == "lora_only")])
+                        *_names(p, p["finetune"]["mode"] == "lora_only"), *_threads(p)])
 
 
 def uses_finetune(p: dict) -> bool:
@@ -89,19 +99,21 @@ def filter_key(p: dict) -> str | None:
         return None
     scorer = filter_scorer(p)
     model = train_key(scorer) if scorer is not None else folder_identity(f["model"])
-    return scores_key(synthesis_key(p), f["scorer"], model, f["fraction"])
+    return scores_key(synthesis_key(p), f["scorer"], model, f["fraction"], p["cluster"]["cpu_threads"])
 
 
-def scores_key(pool_key: str, scorer: str, model: str, fraction: float) -> str:
+def scores_key(pool_key: str, scorer: str, model: str, fraction: float, threads: int = DEFAULT_CPU_THREADS) -> str:
     """The filter folder's key: the pool's key, the scorer, its model (a CLIP id or folder, or the
-    scoring classifier's train key) and the fraction marked not kept."""
-    return stable_hash([pool_key, scorer, model, float(fraction)])
+    scoring classifier's train key), the fraction marked not kept, and the thread count off its default."""
+    extra = [] if threads == DEFAULT_CPU_THREADS else [{"cpu_threads": threads}]
+    return stable_hash([pool_key, scorer, model, float(fraction), *extra])
 
 
 def train_key(p: dict) -> str:
     weights = p["train"]["weights"]
     bundled = [bundled_digest(weights)] if weights and weights.startswith(BUNDLED) else []  # rebuilt weights: new key
-    return stable_hash([split_key(p), filter_key(p) or synthesis_key(p), _section(p, "train"), p["seed"], *bundled])
+    return stable_hash([split_key(p), filter_key(p) or synthesis_key(p), _section(p, "train"), p["seed"], *bundled,
+                        *_threads(p)])
 
 
 def store(p: dict) -> Path:

@@ -4,7 +4,7 @@ Whatever ran the jobs, the runner then runs the four notebooks, which find every
 render the reports, tables and figures.
 
 - ``scheduler`` the loop they share: ready jobs, retries, failures named with their logs;
-- ``local``     worker processes on this machine, one GPU or ``cluster.cpu_threads`` (cores / N) threads each;
+- ``local``     worker processes on this machine, one GPU or ``cluster.cpu_threads`` threads each;
 - ``slurm``     SLURM jobs through submitit, requeued on preemption.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``--executor local --workers N``: N jobs at once on this machine, each a process of its own.
 
 On a machine with GPUs each worker owns one (``CUDA_VISIBLE_DEVICES``); on CPU each gets
-``cluster.cpu_threads`` torch threads (null: the cores divided by N). A job's output goes to ``runs/<name>/logs/<stage>-<key>.log``.
+``cluster.cpu_threads`` torch threads (fixed, 1 by default: the same bytes as the serial executor). A job's output goes to ``runs/<name>/logs/<stage>-<key>.log``.
 Workers die with the runner (``children``), also after a ``kill -9``.
 """
 from __future__ import annotations
@@ -16,10 +16,9 @@ from .scheduler import member_file
 
 
 class LocalBackend:
-    def __init__(self, run_dir: Path, workers: int, gpus: int, threads: int | None = None):
-        self.run_dir, self.capacity, self.gpus = run_dir, workers, gpus
+    def __init__(self, run_dir: Path, workers: int, gpus: int, threads: int):
+        self.run_dir, self.capacity, self.gpus, self.threads = run_dir, workers, gpus, threads
         self.free = list(range(workers))
-        self.threads = threads or max(1, (os.cpu_count() or 1) // workers)
 
     def start(self, job: Job, attempt: int):
         slot = self.free.pop(0)

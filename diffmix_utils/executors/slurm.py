@@ -57,7 +57,7 @@ class SlurmBackend:
         self.executor.update_parameters(**{k: v for k, v in chosen.items() if v is not None})
         self.capacity = cluster["workers"] or 1000
         self.run_dir, self.queued = run_dir, {}
-        self.threads = cluster["cpu_threads"] or cluster["cpus_per_job"]
+        self.threads = cluster["cpu_threads"]
 
     def start(self, job: Job, attempt: int):
         call = JobCall(job.module, str(member_file(job, self.run_dir)), self.threads)

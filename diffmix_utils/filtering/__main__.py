@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from .. import artifacts, params
+from ..devices import torch_threads
 from .stage import run_filter, run_stage, score_pool
 
 
@@ -46,7 +47,8 @@ def main(argv=None) -> int:
         # the classifier by its train key; a CLIP folder by its content, as a parameter file keys it
         model = Path(a.model).resolve().name if a.scorer == "classifier" else artifacts.folder_identity(a.model)
         out = pool.parent.parent / "filter" / artifacts.scores_key(pool.name, a.scorer, model, a.fraction)
-        print(score_pool(pool, out, a.scorer, a.model, a.fraction, a.superclass))
+        with torch_threads(artifacts.DEFAULT_CPU_THREADS):  # the key's thread count (cluster.cpu_threads' default)
+            print(score_pool(pool, out, a.scorer, a.model, a.fraction, a.superclass))
     except (ValueError, OSError) as exc:  # ParamsError and DatasetError are ValueErrors; FileNotFoundError an OSError
         print(f"error: {exc}", file=sys.stderr)
         return 2

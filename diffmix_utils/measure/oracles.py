@@ -19,10 +19,12 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_dir
+from ..devices import torch_threads
 from ..data import to_unit_tensor, toybirds
 
 KINDS = list(toybirds.BACKGROUNDS)
-ORACLE_VERSION = 1
+ORACLE_VERSION = 2  # 2: trained with a fixed torch thread count (ORACLE_THREADS)
+ORACLE_THREADS = 1  # the count changes the weights' last bits, so it is fixed, not the machine's
 
 
 class TwoHeadCNN(torch.nn.Module):
@@ -74,6 +76,11 @@ class Oracle:
 
 
 def train_oracle(num_classes: int, size: int = 64, per_class: int = 160, epochs: int = 8, seed: int = 0) -> Oracle:
+    with torch_threads(ORACLE_THREADS):
+        return _train_oracle(num_classes, size, per_class, epochs, seed)
+
+
+def _train_oracle(num_classes: int, size: int, per_class: int, epochs: int, seed: int) -> Oracle:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     images, y, k = _render(num_classes, per_class, size, "oracle", rng)

@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from tqdm.auto import tqdm
 
 from ..data import to_unit_tensor, toybirds
+from ..devices import torch_threads
 from . import tiny_sd
 
 PALETTE = {"red": (200, 40, 40), "blue": (40, 80, 200), "yellow": (230, 200, 40), "green": (40, 160, 60),
@@ -155,6 +156,7 @@ def main(argv=None) -> None:
     ap.add_argument("--unet-steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (fixed, so a rebuild repeats bit for bit)")
     ap.add_argument("--init-from", type=Path, default=None, help="warm-start from this saved tiny-sd folder")
     ap.add_argument("--lr", type=float, default=5e-4, help="UNet + text encoder learning rate")
     ap.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
@@ -164,8 +166,9 @@ def main(argv=None) -> None:
         ap.error(f"--ema = {a.ema} is out of range; valid: 0 (off) or 0 < ema < 1")
     if a.init_from is None and a.vae_steps == 0:
         ap.error("--vae-steps 0 needs --init-from (a model whose VAE is kept)")
-    print(pretrain(Path(a.out), a.vae_steps, a.unet_steps, a.batch, seed=a.seed, init_from=a.init_from,
-                   lr=a.lr, lr_schedule=a.lr_schedule, ema=a.ema))
+    with torch_threads(a.threads):  # fixed: the count changes the weights' last bits, hence every key after them
+        print(pretrain(Path(a.out), a.vae_steps, a.unet_steps, a.batch, seed=a.seed, init_from=a.init_from,
+                       lr=a.lr, lr_schedule=a.lr_schedule, ema=a.ema))
 
 
 if __name__ == "__main__":

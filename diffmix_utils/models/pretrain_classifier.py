@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..devices import torch_threads
+
 BACKGROUNDS = ("grass", "sand", "forest", "sea", "lake")
 
 
@@ -131,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--arch", default="regnetx_002")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (fixed, so a rebuild repeats bit for bit)")
     a = ap.parse_args(argv)
-    pretrain(Path(a.out), a.steps, a.images, a.batch, a.size, a.arch, a.seed)
+    with torch_threads(a.threads):  # fixed: the count changes the weights' last bits, hence every key after them
+        pretrain(Path(a.out), a.steps, a.images, a.batch, a.size, a.arch, a.seed)
     return 0
 
 

@@ -48,6 +48,9 @@ SCHEMA: dict[str, Any] = {
                    "draws, the paper's setting)", choices=("classifier", "draw")),
     "workdir": F("runs", "str", "where runs and the shared artifact store live"),
     "device": F("auto", "str", "torch device", choices=("auto", "cpu", "cuda")),
+    "deterministic": F(False, "bool", "on CUDA: deterministic kernels (torch deterministic algorithms, a fixed "
+                       "cuBLAS workspace, cudnn.benchmark off; slower), recorded in provenance.json; a GPU run "
+                       "then repeats bit for bit on the same GPU model, driver and libraries (docs/artifacts.md)"),
     "data": {
         "dataset": F("toybirds", "str", "dataset registry name", choices=DATASETS),
         "root": F(None, "str", "dataset folder in its official layout (null: kit-rendered cache for "
@@ -135,7 +138,8 @@ SCHEMA: dict[str, Any] = {
                          "identical for any number (null: usable cores / cpu_threads; with compile, that many "
                          "processes instead)", low=1, nullable=True),
         "cpu_threads": F(1, "int", "torch threads of each CPU worker, fixed because the thread count changes the "
-                         "images' last bits; one per worker is the fastest (benchmarks/synthesis_speed.py)", low=1),
+                         "images' last bits (another value is part of the pool's key); one per worker is the "
+                         "fastest (benchmarks/synthesis_speed.py)", low=1),
         "dtype": F("auto", "str", "weights and activations of the synthesis pipeline (auto: fp16 on CUDA, as "
                    "the reference; fp32 on CPU, where half precision is slower)",
                    choices=("auto", "fp32", "fp16", "bf16")),
@@ -213,15 +217,15 @@ SCHEMA: dict[str, Any] = {
         "claims": F(False, "bool", "report variants named <claim>/<arm> per claim: a table and a figure of "
                     "paired differences (from the baseline; controls from the method they break) each"),
     },
-    "cluster": {  # how the job graph is run; never part of an artifact's key
+    "cluster": {  # how the job graph is run; only cpu_threads away from 1 enters an artifact's key
         "executor": F("serial", "str", "serial: the notebooks run every job in one process; local: cluster.workers "
                       "processes here; slurm: one SLURM job per artifact (submitit)", choices=("serial", "local", "slurm")),
         "workers": F(None, "int", "local: jobs at once (null: one per GPU, else one per core); slurm: jobs in the "
                      "queue at once (null: no limit)", low=1, high=100000, nullable=True),
-        "cpu_threads": F(None, "int", "torch threads of each fine-tune, filter and training job on the CPU; the "
-                         "count changes results' last bits, so fix it for byte-identical results across executors "
-                         "(null: serial all cores, local the cores / workers, slurm cpus_per_job)",
-                         low=1, high=1024, nullable=True),
+        "cpu_threads": F(1, "int", "torch threads of every CPU job (fine-tune, filter, training; synthesis has its "
+                         "own synthesize.cpu_threads). The count changes results' last bits, so it is fixed, "
+                         "whatever the executor, workers or cores, and any other value is part of the artifacts' "
+                         "keys (docs/artifacts.md)", low=1, high=1024),
         "retries": F(1, "int", "times a failed job is run again before it is reported", low=0, high=10),
         "partition": F(None, "str", "slurm: the partition (null: the cluster's default)", nullable=True),
         "gpus_per_job": F(1, "int", "slurm: GPUs per job (0 for CPU jobs)", low=0, high=64),

@@ -11,7 +11,6 @@ bits; with it fixed, an image's bytes do not depend on the lane, the number of l
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import threading
@@ -19,19 +18,12 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..devices import torch_threads
+
 _NO_JOB = object()
 
 
-@contextlib.contextmanager
-def cpu_threads(count: int | None):
-    """Run the block with ``count`` torch intra-op threads (None: leave them), then restore them."""
-    before = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+cpu_threads = torch_threads  # run a block with a fixed number of torch threads (devices)
 
 
 def lane_count(wanted: int | None, threads: int, processes: int, jobs: int) -> int:

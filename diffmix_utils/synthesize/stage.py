@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from .. import artifacts, children, claims, jobs, progress, provenance
-from ..devices import pick_device
+from ..devices import deterministic_kernels, pick_device
 from ..models.translate import check_finetune, load_strategy_pipeline, render_batch, synthesis_dtype
 from ..strategies import get_strategy
 from .lanes import cpu_threads, lane_count, lane_pipeline, run_in_lanes
@@ -47,6 +47,8 @@ def _generate(p: dict, out: Path, split: dict, batches: list[list[dict]], device
         return 0
     strategy = get_strategy(syn["strategy"])
     on_cpu = device == "cpu"
+    if not on_cpu and p["deterministic"]:
+        deterministic_kernels(True)
     lanes = worker_threads(p, device, processes, len(todo))
     with cpu_threads(syn["cpu_threads"] if on_cpu else None):
         pipe, with_tokens = load_strategy_pipeline(p, strategy, device)

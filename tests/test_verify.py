@@ -1,0 +1,94 @@
+"""Published results and ``verify``: a finished run's per-member rows, summary and claim tables are
+written to ``results/<name>/``; the tables recompute from the rows alone; ``verify`` says "identical"
+or lists each differing row with both values, and on another platform whether the difference lies
+within the reference's seed spread (exit 0 only when everything agrees)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from diffmix_utils import artifacts, params, provenance, verify
+from diffmix_utils.analyze import published
+
+METRICS = ("val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best")
+
+
+def _finish(m: dict, acc: float) -> None:
+    folder = artifacts.train_dir(m)
+    folder.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json(folder / "result.json", {k: acc for k in METRICS})
+    provenance.write(folder, m, "cpu", "fp32")
+    artifacts.mark_done(folder)
+
+
+def _finished_run(tmp_path) -> dict:
+    p = params.resolve({"name": "pub", "workdir": str(tmp_path / "runs"), "device": "cpu",
+                        "sweep": {"synthesize.strategy": ["none", "diff-mix"], "seed": [0, 1, 2, 3]}})
+    rng = np.random.default_rng(0)
+    for m in params.expand_sweep(p):
+        _finish(m, round(0.5 + 0.1 * rng.random(), 4))
+    return p
+
+
+def _verify(p, ref, capsys) -> tuple[int, str]:
+    overrides = [f"workdir={p['workdir']}", "name=pub", "sweep.synthesize.strategy=[none, diff-mix]",
+                 "sweep.seed=[0, 1, 2, 3]", "device=cpu"]
+    import yaml
+    file = ref.parent / "pub.yaml"
+    file.write_text(yaml.safe_dump({}))
+    status = verify.main([str(file), *[x for o in overrides for x in ("--set", o)], "--reference", str(ref)])
+    return status, capsys.readouterr().out
+
+
+def test_a_published_run_verifies_identical_and_a_changed_row_is_named_with_both_values(tmp_path, capsys):
+    p = _finished_run(tmp_path)
+    ref = published.publish(p, "pub.yaml", ["pub.yaml"], tmp_path / "ref")
+    files = published.load("pub", ref)
+    assert len(files["runs"]) == 8 and {"train_key", "baseline_key"} <= set(files["runs"].columns)
+    assert "train_dir" not in files["runs"] and files["meta"]["members"] == 8
+    status, out = _verify(p, ref, capsys)
+    assert status == 0 and "identical: all 8 runs, every metric" in out and "platform: the reference's" in out
+    m = params.expand_sweep(p)[5]
+    _finish(m, 0.123)
+    status, out = _verify(p, ref, capsys)
+    assert status == 1 and "1 of 8 runs differ" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith(m["member"]))
+    before = files["runs"].set_index("member").at[m["member"], "test_acc_at_best_val"]
+    assert f"test_acc_at_best_val {100 * before:.2f} -> 12.30" in line
+
+
+def test_on_another_platform_each_difference_is_placed_against_the_seed_spread(tmp_path, capsys):
+    p = _finished_run(tmp_path)
+    ref = published.publish(p, "pub.yaml", ["pub.yaml"], tmp_path / "ref")
+    env = pd.read_csv(ref / "environment.csv")
+    env["torch"] = "0.0.1"  # the reference made elsewhere
+    env.to_csv(ref / "environment.csv", index=False)
+    runs = pd.read_csv(ref / "runs.csv")
+    m = params.expand_sweep(p)[5]
+    row = runs.set_index("member").loc[m["member"]]
+    arm = runs[runs.strategy == row.strategy]["test_acc_at_best_val"]
+    spread = 2 * 100 * arm.std(ddof=1)
+    _finish(m, row.test_acc_at_best_val + spread / 100 / 4)  # a quarter of the spread away
+    status, out = _verify(p, ref, capsys)
+    assert status == 0 and "torch: " in out and "within the seed spread" in out and "lies within" in out
+    _finish(m, row.test_acc_at_best_val + 2 * spread / 100)
+    status, out = _verify(p, ref, capsys)
+    assert status == 1 and "outside the seed spread" in out
+
+
+def test_an_unfinished_run_and_a_missing_reference_say_what_to_do(tmp_path, capsys):
+    p = _finished_run(tmp_path)
+    ref = published.publish(p, "pub.yaml", ["pub.yaml"], tmp_path / "ref")
+    artifacts.train_dir(params.expand_sweep(p)[0]).joinpath("done.json").unlink()
+    status, out = _verify(p, ref, capsys)
+    assert status == 1 and "not trained here yet (1)" in out
+    status = verify.main([str(ref.parent / "pub.yaml"), "--set", "name=nothing-published"])
+    assert status == 2 and "no published results for 'nothing-published'" in capsys.readouterr().err
+
+
+def test_the_summary_recomputes_from_the_published_rows_alone(tmp_path):
+    p = _finished_run(tmp_path)
+    ref = published.publish(p, "pub.yaml", ["pub.yaml"], tmp_path / "ref")
+    files = published.load("pub", ref)
+    again = published.recomputed(p, files["runs"])
+    pd.testing.assert_frame_equal(verify._through_csv(again["results"]), files["results"])
