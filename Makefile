@@ -1,5 +1,6 @@
 # make demo   — create .venv if needed, install, run params/demo.yaml end to end (offline)
-# make test   — create .venv if needed, install, run the whole test suite (offline)
+# make test   — create .venv if needed, install, run the unit and stage tests (tests/, offline)
+# make verify — compare the finished demo with the kit's published results (results/demo/)
 # make test-ui — JupyterLab in headless Chromium (needs Debian's chromium)
 # make test-process — Ctrl-C / SIGTERM / SIGHUP and two runners on one store, with real processes (a few minutes)
 # make test-cluster — the slurm executor on a real one-node SLURM cluster (Debian's slurm-wlm and munge)
@@ -9,7 +10,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-ui test-process test-cluster fuzz clean-runs notebooks
+.PHONY: install demo verify test test-ui test-process test-cluster fuzz clean-runs notebooks
 
 $(STAMP): pyproject.toml requirements-lock.txt tools/jupyterlab-overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# the finished demo against the kit's published results: "identical" on the platform that made them
+verify: $(STAMP)
+	$(PY) -m diffmix_utils.verify params/demo.yaml
 
 # JupyterLab in a real browser: headless Debian chromium driven by Playwright (no browser download)
 test-ui: $(STAMP)

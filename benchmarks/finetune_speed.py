@@ -1,6 +1,6 @@
 """Fine-tune speed on this machine: optimizer steps/s of the kit's fine-tune stage.
 
-    python benchmarks/finetune_speed.py [params/benchmark.yaml] [--steps 60] [--checkpoint-every 0]
+    python benchmarks/finetune_speed.py [params/benchmark.yaml] [--steps 60] [--checkpoint-every 0] [--set KEY=VALUE]
 
 Runs the parameter file's fine-tune (model, resolution, batch, mode) for ``--steps`` steps in a
 temporary work folder and prints steps/s and images/s, excluding model loading (timed from the
@@ -23,10 +23,13 @@ def main(argv=None) -> int:
     ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--checkpoint-every", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key (the fine-tune always runs in a temporary work folder)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
         p = params.expand_sweep(params.load(args.params_file, {
-            "workdir": work, "finetune.steps": args.steps, "finetune.checkpoint_every": args.checkpoint_every}))[-1]
+            **params.parse_overrides(args.set), "workdir": work, "finetune.steps": args.steps,
+            "finetune.checkpoint_every": args.checkpoint_every}))[-1]
         start = time.time()
         out = run_finetune(p)
         total = time.time() - start

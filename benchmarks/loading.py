@@ -1,6 +1,6 @@
 """Data-loading throughput of the training set: synthetic replacement (p = 0.5) vs real only.
 
-    python benchmarks/loading.py [params/benchmark.yaml] [--repeats 5] [--p 0.5]
+    python benchmarks/loading.py [params/benchmark.yaml] [--repeats 5] [--p 0.5] [--set KEY=VALUE]
 
 Uses the first Diff-Mix member of the parameter file whose synthetic pool is complete (run
 its synthesize stage first), iterates one epoch of the training DataLoader (train transforms, the file's
@@ -30,8 +30,9 @@ def main(argv=None) -> int:
     ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--p", type=float, default=0.5)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
     args = ap.parse_args(argv)
-    members = [m for m in params.expand_sweep(params.load(args.params_file))
+    members = [m for m in params.expand_sweep(params.load(args.params_file, params.parse_overrides(args.set)))
                if m["synthesize"]["strategy"] != "none" and artifacts.is_done(artifacts.synthesis_dir(m))]
     if not members:
         print(f"no complete synthetic pool for {args.params_file}: run its synthesize stage first (python -m diffmix_utils.run params/benchmark.yaml --only synthesize)")

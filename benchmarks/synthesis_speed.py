@@ -1,6 +1,6 @@
 """Synthesis throughput: the kit's synthesis stage vs the reference's one pipeline call per image.
 
-    python benchmarks/synthesis_speed.py [params/benchmark.yaml] [--images 192] [--repeats 2] [--compile]
+    python benchmarks/synthesis_speed.py [params/benchmark.yaml] [--images 192] [--repeats 2] [--per-strength 48] [--compile]
                                          [--set synthesize.batch_size=48]
 
 Every setting makes the same number of images from the parameter file's synthesis settings (its
@@ -37,7 +37,7 @@ from diffmix_utils.synthesize.lanes import lane_pipeline, run_in_lanes
 from diffmix_utils.data import ensure_split
 from diffmix_utils.finetune import run_finetune
 from diffmix_utils.params import parse_overrides
-from diffmix_utils.models.base import pick_device
+from diffmix_utils.devices import pick_device
 from diffmix_utils.strategies import get_strategy
 from diffmix_utils.synthesize.plan import make_batches, plan_tasks
 from diffmix_utils.models.translate import load_strategy_pipeline, render_batch  # noqa: E402
@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=192)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--strength", type=float, default=0.7)
+    ap.add_argument("--per-strength", type=int, default=48, help="images timed at each strength of the last table")
     ap.add_argument("--compile", action="store_true", help="also time synthesize.compile")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
     args = ap.parse_args(argv)
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
           f"batching and the merged LoRA alone (1 worker): {r[3] / r[4]:.2f}x")
     print(f"kit cost per image across strengths ({lanes} worker(s), batched, generation alone):")
     for s in (0.1, 0.3, 0.5, 0.7, 0.9, 1.0):
-        rate = kit_generation({**p, "synthesize": {**syn, "strength": s, "multiplier": 48 / len(split["train"])}},
+        rate = kit_generation({**p, "synthesize": {**syn, "strength": s, "multiplier": args.per_strength / len(split["train"])}},
                               lane_pipes, with_tokens, threads)
         print(f"  s = {s:.1f}: {rate:7.2f} img/s = {1000 / rate:7.1f} ms/img")
     return 0

@@ -1,0 +1,134 @@
+"""README's and docs' result tables, written from the kit's published results (``results/<name>/``).
+
+    python tools/result_tables.py          # rewrite every generated table in README.md and docs/*.md
+    python tools/result_tables.py --check  # exit 1 if a page and the published files disagree (the tests run this)
+
+A generated table sits between ``<!-- generated: NAME -->`` and ``<!-- end generated -->``; NAME is one
+of ``TABLES`` below. The numbers come from the published CSV files only (the 30-draw table of the toy
+reproduction's history is recomputed from the first 30 draws' published rows), so a page cannot quote
+a number the files do not hold.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from diffmix_utils import params  # noqa: E402
+from diffmix_utils.analyze.published import load, recomputed  # noqa: E402
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w/.-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
+
+
+def signed(x: float) -> str:
+    """+1.55 / −4.75 (a true minus sign), two decimals."""
+    return f"{'+' if x >= 0 else '−'}{abs(x):.2f}"
+
+
+def interval(row: pd.Series, what: str) -> str:
+    """``+0.68 [−2.27, +3.62]`` of comparison ``what`` (e.g. ``acc vs baseline``) in a claim row."""
+    return f"{signed(row[f'{what} Δ'])} [{signed(row[f'{what} low'])}, {signed(row[f'{what} high'])}]"
+
+
+def _md(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def demo_summary() -> str:
+    r = load("demo")["results"]
+    names = {"none": "baseline (real images only)", "real-mix": "real-mix, s = {s} (opaque names)",
+             "diff-mix": "Diff-Mix, s = {s}"}
+    rows = []
+    for _, row in r.iterrows():
+        label = names[row.strategy].format(s=f"{row.strength:g}" if pd.notna(row.strength) else "")
+        base = row.strategy == "none"
+        rows.append([label, f"{row.test_acc_at_best_val:.2f} ± {row.test_acc_at_best_val_std:.2f}",
+                     "" if base else f"{signed(row.diff_vs_baseline)} [{signed(row.diff_ci95_low)}, "
+                                     f"{signed(row.diff_ci95_high)}]", "" if base else row.verdict])
+    seeds = int(r.seeds.max())
+    return _md([f"1-shot toybirds, {seeds} seeds", "test accuracy (%)", "Δ vs baseline [95 % interval]", "verdict"],
+               rows)
+
+
+def _claims(name: str, draws: int | None = None) -> dict[str, pd.DataFrame]:
+    """The claim tables of run ``name``, indexed by arm; with ``draws``, recomputed from its first draws."""
+    files = load(name)
+    if draws is None:
+        return {k[len("claim_"):]: v.set_index("arm") for k, v in files.items() if k.startswith("claim_")}
+    p = params.load(ROOT / files["meta"]["params_file"], params.parse_overrides([f"sweep.seed={list(range(draws))}"]))
+    runs = files["runs"][files["runs"].seed < draws]
+    return {k[len("claim_"):]: v.set_index("arm") for k, v in recomputed(p, runs).items() if k.startswith("claim_")}
+
+
+def regimes_summary() -> str:
+    c = _claims("toy_regimes")
+    named, opaque, controls = c["named"], c["opaque"], c["controls"]
+    return _md(["arm", "named regime", "opaque regime (the paper's)"], [
+        ["real-mix (prompted with the class name)", interval(named.loc["real-mix"], "acc vs baseline"),
+         interval(opaque.loc["real-mix"], "acc vs baseline")],
+        ["Diff-Mix (fine-tuned tokens; same runs in both)", interval(named.loc["diff-mix"], "acc vs baseline"),
+         interval(opaque.loc["diff-mix"], "acc vs baseline")],
+        ["Diff-Mix − real-mix", interval(named.loc["diff-mix"], "acc vs real-mix"),
+         interval(opaque.loc["diff-mix"], "acc vs real-mix")],
+        ["control: oracle images (perfect translations)", interval(controls.loc["oracle images"], "acc vs baseline"),
+         "(the same runs)"]])
+
+
+def _cell(row: pd.Series, what: str, label: str = "") -> str:
+    if f"{what} Δ" not in row or pd.isna(row[f"{what} Δ"]):
+        return ""
+    return f"{label}{interval(row, what)}, MDD {row[f'{what} MDD']:.1f}: {row[f'{what} verdict']}"
+
+
+def regimes_claims(draws: int | None = None) -> str:
+    rows = []
+    for regime, table in _claims("toy_regimes", draws).items():
+        for i, (arm, row) in enumerate(table.iterrows()):
+            partner = next((c[len("acc vs "):-2] for c in row.index if c.startswith("acc vs ") and c.endswith(" Δ")
+                            and c not in ("acc vs baseline Δ", "acc vs real-mix Δ") and pd.notna(row[c])), None)
+            last = _cell(row, "acc vs real-mix") or (_cell(row, f"acc vs {partner}", f"vs {partner}: ") if partner else "")
+            rows.append([regime if i == 0 else "", arm, str(int(row.seeds)), f"{row['acc mean']:.2f} ± {row['acc std']:.2f}",
+                         _cell(row, "acc vs baseline"), last])
+    return _md(["regime", "arm", "draws", "accuracy, mean ± std", "Δ vs baseline [95 %], MDD: verdict",
+                "Δ vs real-mix (controls: vs the method they break) [95 %], MDD: verdict"], rows)
+
+
+TABLES = {"demo/summary": demo_summary, "toy_regimes/summary": regimes_summary,
+          "toy_regimes/claims": regimes_claims, "toy_regimes/claims-30": lambda: regimes_claims(30)}
+
+
+def render(text: str) -> str:
+    """``text`` with every generated block written anew; an unknown name is an error naming the known ones."""
+    def one(m: re.Match) -> str:
+        name = m["name"]
+        if name not in TABLES:
+            raise KeyError(f"unknown generated table {name!r}; known: {', '.join(TABLES)}")
+        return m.group(1) + TABLES[name]() + m.group(4)
+    return BLOCK.sub(one, text)
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for page in PAGES:
+        text = page.read_text()
+        new = render(text)
+        if new != text:
+            stale.append(page.relative_to(ROOT))
+            if "--check" not in argv:
+                page.write_text(new)
+    if "--check" in argv and stale:
+        print(f"generated tables differ from results/ in: {', '.join(map(str, stale))}; "
+              "run python tools/result_tables.py", file=sys.stderr)
+        return 1
+    print(f"{'stale' if '--check' in argv else 'rewrote'}: {', '.join(map(str, stale)) or 'nothing'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
