@@ -119,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m diffmix_utils.run", description=__doc__.split("\n")[0])
     ap.add_argument("params_file")
     ap.add_argument("--only", action="append", choices=params.STAGES,
-                    help="run only this stage (repeatable); a stage named here runs its notebook even when "
-                         "complete: finished artifacts are reused, the report and figures are rewritten")
+                    help="run only this stage (repeatable), with the chosen executor; a stage named here runs its "
+                         "notebook even when complete: finished artifacts are reused, the report and figures are "
+                         "rewritten")
     ap.add_argument("--plan", action="store_true", help="print the work this file implies and exit")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
     ap.add_argument("--num-processes", type=int, metavar="N",
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     run = artifacts.run_dir(p)
     artifacts.write_text(run / "params.yaml", params.dump(p))
     stages = [s for s in params.STAGES if not args.only or s in args.only]
-    executor = p["cluster"]["executor"] if not args.only else "serial"
+    executor = p["cluster"]["executor"]
     where = {"doing": "the run"}
 
     def say(exc: interrupts.Interrupted) -> str:
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             if executor != "serial":
                 where["doing"] = f"the job graph ({executor} executor)"
                 from . import executors
-                failed = executors.run_graph(p)
+                failed = executors.run_graph(p, stages=args.only)
                 if failed:
                     print(f"error: {len(failed)} job(s) did not complete: {'; '.join(failed)}", file=sys.stderr)
                     return 1

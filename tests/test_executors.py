@@ -46,3 +46,18 @@ def test_plan_shows_the_graph():
     assert r.returncode == 0, r.stderr
     assert "job graph: 100 jobs (finetune 2, synthesize 13, filter 0, train 85); critical path 3 jobs" in r.stdout
     assert "2 workers" in r.stdout
+
+
+def test_only_runs_the_named_stages_jobs_with_the_chosen_executor(tmp_path, monkeypatch):
+    from diffmix_utils import executors
+    from diffmix_utils.executors import scheduler
+    handed = []
+    monkeypatch.setattr(scheduler, "run", lambda jobs, backend, retries, say: handed.append(jobs) or [])
+    p = params.load(ROOT / "params" / "smoke.yaml", params.parse_overrides(
+        [f"workdir={tmp_path}", "cluster.executor=local", "cluster.workers=2"]))
+    assert executors.run_graph(p, stages=["finetune"]) == []
+    assert {j.stage for j in handed[-1].values()} == {"finetune"}
+    # a stage whose inputs another stage makes, not yet made: one line naming what to run first
+    failed = executors.run_graph(p, stages=["synthesize"])
+    assert len(failed) == 1 and "needs finetune/" in failed[0] and "run that stage first" in failed[0]
+    assert executors.run_graph(p) == [] and {j.stage for j in handed[-1].values()} == {"finetune", "synthesize", "train"}

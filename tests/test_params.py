@@ -248,3 +248,9 @@ def test_the_filter_settings_have_their_own_section_and_the_old_spelling_still_w
         params.resolve({"synthesize": {"filter": "clip"}, "filter": {"scorer": "classifier"}})
     baseline = params.baseline_of(params.expand_sweep(new)[0])
     assert baseline["filter"] == params.defaults()["filter"]  # no pool, nothing to filter
+
+
+def test_an_override_of_a_swept_key_is_refused_naming_the_sweep_axis_to_set():
+    with pytest.raises(params.ParamsError, match=r"seed = 3 in the overrides would change nothing.*sweep.seed=\[3\]"):
+        params.load(ROOT / "params" / "demo.yaml", params.parse_overrides(["seed=3"]))
+    assert params.load(ROOT / "params" / "demo.yaml", params.parse_overrides(["sweep.seed=[3]"]))["sweep"]["seed"] == [3]

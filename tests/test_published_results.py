@@ -19,12 +19,13 @@ from diffmix_utils.verify import _through_csv
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = sorted(p.name for p in published.RESULTS_DIR.iterdir() if (p / "runs.csv").is_file())
 NUMBER = re.compile(r"(?<![\w.])[+−-]?\d+\.\d\d(?![\d])")
-# the result prose that must quote the published files: (page, the heading it starts at, or the whole page)
-PROSE = [("README.md", None), ("docs/toy-reproduction.md", "## Two regimes: results")]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+GENERATED = r"<!-- generated: ([\w/.-]+) -->\n(.*?)<!-- end generated -->"
 NOT_RESULTS = {"3.11": "a Python version"}
 
-def test_the_reference_runs_of_readme_and_docs_are_published():
-    assert {"demo", "toy_regimes"} <= set(NAMES)
+
+def test_the_demo_that_make_verify_checks_is_published():
+    assert "demo" in NAMES and "<!-- generated: demo/summary -->" in (ROOT / "README.md").read_text()
 
 
 def test_generated_tables_equal_the_published_files():
@@ -32,19 +33,21 @@ def test_generated_tables_equal_the_published_files():
     assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.parametrize("page, heading", PROSE)
-def test_figures_quoted_beside_the_tables_are_the_tables_figures(page, heading):
-    text = (ROOT / page).read_text()
-    if heading:  # that section only: the plan before it quotes the figures it was planned from
-        text = text[text.index(heading):]
-        text = text[:text.index("\n## ", 1)] if "\n## " in text[1:] else text
-    generated = r"<!-- generated: [\w/.-]+ -->\n(.*?)<!-- end generated -->"
-    blocks = re.findall(generated, text, re.S)
-    assert blocks, f"{page} has no generated table"
-    known = {n.replace("−", "-").lstrip("+") for b in blocks for n in NUMBER.findall(b)}
-    quoted = {n.replace("−", "-").lstrip("+") for n in NUMBER.findall(re.sub(generated, "", text, flags=re.S))}
-    stray = quoted - known - set(NOT_RESULTS)
-    assert not stray, f"{page} quotes figures no published table holds: {sorted(stray)}"
+def _sections_with_tables(page: Path) -> list[str]:
+    """The page's sections (split at "## " headings) that hold a generated table."""
+    return [s for s in re.split(r"\n(?=## )", page.read_text()) if re.search(GENERATED, s, re.S)]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if _sections_with_tables(p)], ids=lambda p: p.name)
+def test_figures_quoted_beside_a_generated_table_are_its_figures(page):
+    for section in _sections_with_tables(page):
+        known = {n.replace("−", "-").lstrip("+") for _, b in re.findall(GENERATED, section, re.S)
+                 for n in NUMBER.findall(b)}
+        prose = re.sub(GENERATED, "", section, flags=re.S)
+        quoted = {n.replace("−", "-").lstrip("+") for n in NUMBER.findall(prose)}
+        stray = quoted - known - set(NOT_RESULTS)
+        heading = section.strip().splitlines()[0]
+        assert not stray, f"{page.name}, {heading!r}: figures no published table holds: {sorted(stray)}"
 
 
 @pytest.mark.parametrize("name", NAMES)

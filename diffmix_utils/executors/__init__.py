@@ -15,9 +15,21 @@ from .. import artifacts, graph
 from . import scheduler
 
 
-def run_graph(p: dict, say=print) -> list[str]:
-    """Run the job graph of ``p`` with ``cluster.executor``; returns what failed (empty: all complete)."""
+def run_graph(p: dict, say=print, stages: list[str] | None = None) -> list[str]:
+    """Run the job graph of ``p`` with ``cluster.executor``; returns what failed (empty: all complete).
+    With ``stages`` (``--only``), only those stages' jobs (the filter is part of ``train``); a job they
+    need from another stage must be complete already."""
     cluster = p["cluster"]
+    jobs = graph.build(p)
+    if stages:
+        chosen = set(stages) | ({"filter"} if "train" in stages else set())
+        jobs = {f: j for f, j in jobs.items() if j.stage in chosen}
+        unmet = [(j, n) for j in jobs.values() for n in j.needs if n not in jobs and not artifacts.is_done(n)]
+        if unmet:
+            job, need = unmet[0]
+            return [f"{job.name}: not run: it needs {need.parent.name}/{need.name}, which is not complete and not "
+                    f"in --only {' --only '.join(stages)} ({len(unmet)} such job(s)); run that stage first, or "
+                    "run without --only"]
     if cluster["executor"] == "local":
         from .local import LocalBackend, gpu_count
         gpus = gpu_count() if p["device"] != "cpu" else 0
@@ -28,4 +40,4 @@ def run_graph(p: dict, say=print) -> list[str]:
         backend = SlurmBackend(artifacts.run_dir(p), cluster)
     else:
         raise ValueError(f"cluster.executor = {cluster['executor']!r} runs no job graph; valid: local, slurm")
-    return scheduler.run(graph.build(p), backend, cluster["retries"], say)
+    return scheduler.run(jobs, backend, cluster["retries"], say)

@@ -59,6 +59,11 @@ def apply_overrides(raw: dict, overrides: dict | None, where: str = "the paramet
             continue
         dotted = moved_key(dotted)
         field(dotted)
+        swept = raw.get("sweep") if isinstance(raw.get("sweep"), dict) else {}
+        if dotted in swept and f"sweep.{dotted}" not in (overrides or {}):  # the sweep's values would win
+            raise ParamsError(f"{dotted} = {value!r} in the overrides would change nothing: {where} sweeps "
+                              f"sweep.{dotted} = {swept[dotted]!r}, whose values win; set 'sweep.{dotted}=[{value}]' "
+                              "instead")
         section, _, sub = dotted.partition(".")
         if sub:
             if raw.get(section) is None:  # absent, or "section:" left empty in the file

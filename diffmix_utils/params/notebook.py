@@ -10,7 +10,7 @@ papermill users pass parameters two ways, and both mean what they say:
 - ``papermill NB OUT -p params_file params/x.yaml`` reads that file;
 - ``papermill NB OUT -f params/x.yaml`` injects the file's sections (``name``, ``data``, ...) as
   variables. Injected sections that include ``name`` are a whole parameter file: they are the run,
-  and ``params_file`` is not read. Injected sections without a ``name`` (``-p train "{epochs: 3}"``, or ``-f``
+  and ``params_file`` is not read. Injected sections without a ``name`` (``-y "train: {epochs: 3}"``, or ``-f``
   with a partial file) are set on top of ``params_file``, key by key.
 
 The runner injects ``params_file`` (the run's resolved ``runs/<name>/params.yaml``) and ``overrides = {}``.
