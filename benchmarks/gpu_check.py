@@ -1,6 +1,6 @@
 """The first GPU hour: every CUDA path a cluster job takes, in a few minutes, with figures.
 
-    python benchmarks/gpu_check.py [--json gpu_check.json] [--skip executor]      # on a GPU (≤ 8 min)
+    python benchmarks/gpu_check.py [--json gpu_check.json] [--skip executor]      # on a GPU (sized for minutes; not yet run on one)
     python benchmarks/gpu_check.py --tiny --device cpu --json /tmp/check.json     # the code path, on CPU
 
 Nothing is downloaded. The diffusion model is SD-1.5's architecture (``models/sd15_config.py``) with

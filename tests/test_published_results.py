@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -58,3 +59,33 @@ def test_the_published_tables_recompute_from_the_per_member_rows(name, tmp_path)
     assert len(files["runs"]) == meta["members"] == len(params.expand_sweep(p))
     for table, frame in published.recomputed(p, files["runs"]).items():
         pd.testing.assert_frame_equal(_through_csv(frame), files[table], check_dtype=False)
+
+
+def test_the_toy_reproductions_tables_render_from_published_rows(tmp_path, monkeypatch):
+    """The README and docs tables of ``toy_regimes`` from a published run (made-up accuracies, 4 draws),
+    the 3-draw history table recomputed from the first draws' rows."""
+    import importlib.util
+
+    from diffmix_utils import artifacts
+    p = params.load(ROOT / "params" / "toy_regimes.yaml",
+                    params.parse_overrides([f"workdir={tmp_path / 'runs'}", "sweep.seed=[0, 1, 2, 3]"]))
+    rng = np.random.default_rng(1)
+    for m in params.expand_sweep(p):
+        folder = artifacts.train_dir(m)
+        if not artifacts.is_done(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            acc = round(0.5 + 0.2 * rng.random(), 4)
+            artifacts.write_json(folder / "result.json", {k: acc for k in
+                                                          ("val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best")})
+            artifacts.mark_done(folder)
+    monkeypatch.setattr(published, "RESULTS_DIR", tmp_path / "results")
+    published.publish(p, "params/toy_regimes.yaml", ["params/toy_regimes.yaml"])
+    spec = importlib.util.spec_from_file_location("result_tables", ROOT / "tools" / "result_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    summary, claims, first = tables.regimes_summary(), tables.regimes_claims(), tables.regimes_claims(3)
+    assert summary.count("\n") == 6 and "| Diff-Mix − real-mix |" in summary
+    named = published.load("toy_regimes")["claim_named"].set_index("arm")
+    assert tables.interval(named.loc["diff-mix"], "acc vs baseline") in summary
+    assert claims.count("\n") == 2 + 3 + 3 + 4 and "| 4 |" in claims and "vs labels toward target: " in claims
+    assert "| 3 |" in first and "| 4 |" not in first

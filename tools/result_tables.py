@@ -86,9 +86,14 @@ def _cell(row: pd.Series, what: str, label: str = "") -> str:
     return f"{label}{interval(row, what)}, MDD {row[f'{what} MDD']:.1f}: {row[f'{what} verdict']}"
 
 
+REGIMES = ("named", "opaque", "controls")  # the order of the plan's table
+
+
 def regimes_claims(draws: int | None = None) -> str:
     rows = []
-    for regime, table in _claims("toy_regimes", draws).items():
+    claims = _claims("toy_regimes", draws)
+    for regime in sorted(claims, key=lambda c: REGIMES.index(c) if c in REGIMES else len(REGIMES)):
+        table = claims[regime]
         for i, (arm, row) in enumerate(table.iterrows()):
             partner = next((c[len("acc vs "):-2] for c in row.index if c.startswith("acc vs ") and c.endswith(" Δ")
                             and c not in ("acc vs baseline Δ", "acc vs real-mix Δ") and pd.notna(row[c])), None)
