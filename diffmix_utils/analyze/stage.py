@@ -13,7 +13,7 @@ import pandas as pd
 from .. import artifacts, jobs, params, provenance
 from ..strategies import get_strategy
 from . import reference
-from .tables import add_reference, collect_results, environment_table, summarize, write_table
+from .tables import add_reference, collect_results, environment_table, reader_view, summarize, write_table
 
 
 def _slug(name: str) -> str:
@@ -102,7 +102,7 @@ def run_analysis(p: dict) -> list[Path]:
     results = collect_results(p)
     table = add_reference(summarize(results))
     written = write_table(results.drop(columns=["train_dir", "baseline_dir"]), out, "runs")
-    written += write_table(table, out, "results")
+    written += write_table(table, out, "results", reader_view(table))
     written += write_table(environment_table(results), out, "environment")
     fmt, dpi = p["analyze"]["formats"], p["analyze"]["dpi"]
     written += _result_figures(table, out, fmt, dpi, p["analyze"]["claims"])

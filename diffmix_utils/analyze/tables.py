@@ -159,11 +159,32 @@ def to_markdown(df: pd.DataFrame, drop_empty: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(df: pd.DataFrame, folder: Path, name: str) -> list[Path]:
-    """``tables/<name>.csv`` (every column, for scripts) and ``tables/<name>.md`` (the columns with values)."""
+def _signed(v) -> str:
+    return "" if pd.isna(v) else f"{v:+.2f}"
+
+
+def reader_view(summary: pd.DataFrame) -> pd.DataFrame:
+    """The results table as a reader meets it (``results.md``, 04_analyze): the method, its accuracy
+    (mean ± std), its paired difference from the baseline with the 95 % interval, and the verdict
+    first; the settings and the other metrics after. ``results.csv`` keeps the columns as they are."""
+    df = summary.copy()
+    std = df["test_acc_at_best_val_std"].map(lambda v: "" if pd.isna(v) else f" ± {v:.2f}")
+    df["test accuracy (%)"] = df["test_acc_at_best_val"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}") + std
+    if "diff_vs_baseline" in df:
+        df["Δ vs baseline [95 %]"] = [f"{_signed(d)} [{_signed(lo)}, {_signed(hi)}]" if not pd.isna(d) else ""
+                                      for d, lo, hi in zip(df.diff_vs_baseline, df.diff_ci95_low, df.diff_ci95_high)]
+    used = {"test_acc_at_best_val", "test_acc_at_best_val_std", "diff_vs_baseline", "diff_ci95_low", "diff_ci95_high"}
+    lead = [c for c in ("variant", "strategy", "strength", "strengths", "seeds", "test accuracy (%)",
+                        "Δ vs baseline [95 %]", "verdict") if c in df]
+    return df[lead + [c for c in df.columns if c not in lead and c not in used]]
+
+
+def write_table(df: pd.DataFrame, folder: Path, name: str, shown: pd.DataFrame | None = None) -> list[Path]:
+    """``tables/<name>.csv`` (every column, for scripts) and ``tables/<name>.md`` (the columns with values;
+    ``shown``, a reader's view of the same rows, instead of ``df`` where given)."""
     folder = Path(folder) / "tables"
     csv_path = artifacts.atomic_write(folder / f"{name}.csv", lambda t: df.to_csv(t, index=False))
-    md_path = artifacts.write_text(folder / f"{name}.md", to_markdown(df, drop_empty=True))
+    md_path = artifacts.write_text(folder / f"{name}.md", to_markdown(df if shown is None else shown, drop_empty=True))
     return [csv_path, md_path]
 
 
