@@ -50,7 +50,7 @@ def test_a_users_edits_pass_the_check_and_what_the_kit_relies_on_is_checked():
     nb = nbformat.read(ROOT / "notebooks" / "02_synthesize.ipynb", as_version=4)
     nb.cells[0].source += "\n\nMy own note."  # what a person does in JupyterLab ...
     nb.cells.append(nbformat.v4.new_code_cell("x = 1 + 1  # my own cell"))
-    nb.cells[1].source = "params_file = 'params/smoke.yaml'\noverrides = {'synthesize.strength': 0.5}"
+    nb.cells[1].source = "params_file = 'params/smoke.yaml'\noverrides = {'train.epochs': 2}"
     nb.cells[4].source = "# my narration\n" + nb.cells[4].source
     assert tool.problems("02_synthesize.ipynb", nb) == []  # ... passes
     bad = nbformat.from_dict(nb)
