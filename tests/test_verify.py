@@ -92,3 +92,9 @@ def test_the_summary_recomputes_from_the_published_rows_alone(tmp_path):
     files = published.load("pub", ref)
     again = published.recomputed(p, files["runs"])
     pd.testing.assert_frame_equal(verify._through_csv(again["results"]), files["results"])
+
+
+def test_publishing_from_a_checkout_with_uncommitted_changes_is_refused(monkeypatch, capsys):
+    monkeypatch.setattr(provenance, "kit", lambda: {"kit_version": "0", "kit_commit": "abc", "kit_dirty": True})
+    assert published.main(["params/demo.yaml"]) == 2
+    assert "uncommitted changes" in capsys.readouterr().err

@@ -112,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
                                  description="Write a finished run's reference files into results/<name>/.")
     ap.add_argument("params_file")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key, as the run did")
+    ap.add_argument("--allow-dirty", action="store_true", help="publish from a checkout with uncommitted changes "
+                    "(meta.json then names a commit that is not what ran)")
     a = ap.parse_args(argv)
+    if provenance.kit()["kit_dirty"] and not a.allow_dirty:
+        print("error: the checkout has uncommitted changes, so meta.json would name a commit that is not what "
+              "ran: commit first (or pass --allow-dirty)", file=sys.stderr)
+        return 2
     try:
         p = params.load(a.params_file, params.parse_overrides(a.set))
         out = publish(p, a.params_file, [a.params_file] + [x for s in a.set for x in ("--set", s)])
