@@ -46,31 +46,33 @@ def with_paths(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(train_dir=rows["train_key"], baseline_dir=rows["baseline_key"])
 
 
+def claim_tables(p: dict, cache: dict | None = None) -> dict[str, pd.DataFrame]:
+    """``{"claim_<claim>": table}`` of ``p`` (none without ``analyze.claims``); ``cache`` as in ``claim_table``."""
+    from .claims import claim_members, claim_table
+    from .stage import _slug
+    if not p["analyze"]["claims"]:
+        return {}
+    return {f"claim_{_slug(claim)}": claim_table(arms, None if cache is None else dict(cache))
+            for claim, arms in claim_members(p).items()}
+
+
 def recomputed(p: dict, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The summary and claim tables of ``p`` computed again from published per-member rows alone (no
     store): each member's classifier is found by its key, and pairs are made as the analysis makes them."""
-    from .claims import claim_members, claim_table
-    from .stage import _slug
     from .tables import EXTRA_METRICS, METRICS, add_reference, summarize
-    out = {"results": add_reference(summarize(with_paths(runs)))}
-    if p["analyze"]["claims"]:
-        by_key = runs.drop_duplicates("train_key").set_index("train_key")
-        names = {**{k: k for k in METRICS}, **EXTRA_METRICS}  # result.json's name -> the table's column
-        cache = {}  # every classifier of the file, partners of the controls included, by its folder
-        for m in params.expand_sweep(p):
-            folder = artifacts.train_dir(m)
-            if folder.name in by_key.index:
-                cache[folder] = {raw: by_key.at[folder.name, col] for raw, col in names.items() if col in by_key}
-        for claim, arms in claim_members(p).items():
-            out[f"claim_{_slug(claim)}"] = claim_table(arms, dict(cache))
-    return out
+    by_key = runs.drop_duplicates("train_key").set_index("train_key")
+    names = {**{k: k for k in METRICS}, **EXTRA_METRICS}  # result.json's name -> the table's column
+    cache = {}  # every classifier of the file, partners of the controls included, by its folder
+    for m in params.expand_sweep(p) if p["analyze"]["claims"] else []:
+        folder = artifacts.train_dir(m)
+        if folder.name in by_key.index:
+            cache[folder] = {raw: by_key.at[folder.name, col] for raw, col in names.items() if col in by_key}
+    return {"results": add_reference(summarize(with_paths(runs))), **claim_tables(p, cache)}
 
 
 def publish(p: dict, params_file: str, argv: list[str], folder: Path | None = None) -> Path:
     """Write the reference files of the finished run ``p`` into ``results/<name>/`` (all at once)."""
     from ..atomic import atomic_dir
-    from .claims import claim_members, claim_table
-    from .stage import _slug
     from .tables import add_reference, environment_table, summarize
     rows = runs_table(p)
     expected = len(params.expand_sweep(p))
@@ -79,10 +81,7 @@ def publish(p: dict, params_file: str, argv: list[str], folder: Path | None = No
                                 "trained yet: finish the run before publishing it")
     tables = {"runs": rows.drop(columns=["train_dir", "baseline_dir"]),
               "results": add_reference(summarize(rows)),
-              "environment": environment_table(rows)}
-    if p["analyze"]["claims"]:
-        for claim, arms in claim_members(p).items():
-            tables[f"claim_{_slug(claim)}"] = claim_table(arms)
+              "environment": environment_table(rows), **claim_tables(p)}
     out = folder or RESULTS_DIR / p["name"]
     meta = {"name": p["name"], "params_file": params_file, "date": datetime.date.today().isoformat(),
             "command": "python -m diffmix_utils.run " + shlex.join(argv), "members": expected,

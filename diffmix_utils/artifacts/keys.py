@@ -50,10 +50,9 @@ def split_key(p: dict) -> str:
     return stable_hash(data_identity(_section(p, "data")))
 
 
-def _threads(p: dict) -> list:
+def _threads(threads: int) -> list:
     """``cluster.cpu_threads`` in the key of a fine-tune, filter or classifier (not at its fixed default):
     the thread count changes the float reduction order, so two counts are two contents."""
-    threads = p["cluster"]["cpu_threads"]
     return [] if threads == DEFAULT_CPU_THREADS else [{"cpu_threads": threads}]
 
 
@@ -65,7 +64,7 @@ def _names(p: dict, prompts_with_names: bool) -> list:
 
 def finetune_key(p: dict) -> str:
     return stable_hash([split_key(p), model_identity(p["model"]), _section(p, "finetune"),
-                        *_names(p, p["finetune"]["mode"] == "lora_only"), *_threads(p)])
+                        *_names(p, p["finetune"]["mode"] == "lora_only"), *_threads(p["cluster"]["cpu_threads"])])
 
 
 def uses_finetune(p: dict) -> bool:
@@ -105,15 +104,14 @@ def filter_key(p: dict) -> str | None:
 def scores_key(pool_key: str, scorer: str, model: str, fraction: float, threads: int = DEFAULT_CPU_THREADS) -> str:
     """The filter folder's key: the pool's key, the scorer, its model (a CLIP id or folder, or the
     scoring classifier's train key), the fraction marked not kept, and the thread count off its default."""
-    extra = [] if threads == DEFAULT_CPU_THREADS else [{"cpu_threads": threads}]
-    return stable_hash([pool_key, scorer, model, float(fraction), *extra])
+    return stable_hash([pool_key, scorer, model, float(fraction), *_threads(threads)])
 
 
 def train_key(p: dict) -> str:
     weights = p["train"]["weights"]
     bundled = [bundled_digest(weights)] if weights and weights.startswith(BUNDLED) else []  # rebuilt weights: new key
     return stable_hash([split_key(p), filter_key(p) or synthesis_key(p), _section(p, "train"), p["seed"], *bundled,
-                        *_threads(p)])
+                        *_threads(p["cluster"]["cpu_threads"])])
 
 
 def store(p: dict) -> Path:
