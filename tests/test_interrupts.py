@@ -1,4 +1,4 @@
-"""The runner's signal handling and the per-artifact claims, with real processes and signals."""
+"""The runner's signal handling and the per-artifact locks, with real processes and signals."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from diffmix_utils import artifacts, claims
+from diffmix_utils import artifacts, locks
 
 # a process that swallows the first Interrupted (as a library might) and keeps working
 SWALLOWS = textwrap.dedent("""
@@ -53,23 +53,23 @@ def test_a_swallowed_signal_still_ends_the_run_after_the_grace_period():
 HOLDS = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from diffmix_utils import artifacts, claims
+    from diffmix_utils import artifacts, locks
     folder = Path(sys.argv[1])
     def compute():
         print("computing", flush=True)
         time.sleep(float(sys.argv[2]))
         artifacts.mark_done(folder)
         return folder
-    claims.once(folder, "test", compute)
+    locks.once(folder, "test", compute)
 """)
 
 
-def test_a_claimed_artifact_is_waited_for_then_reused(tmp_path, capsys):
+def test_a_locked_artifact_is_waited_for_then_reused(tmp_path, capsys):
     folder = tmp_path / "store" / "train" / "abc"
     holder = subprocess.Popen([sys.executable, "-c", HOLDS, str(folder), "2"], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "computing"
     ran = []
-    assert claims.once(folder, "training", lambda: ran.append(1)) == folder
+    assert locks.once(folder, "training", lambda: ran.append(1)) == folder
     assert holder.wait() == 0 and not ran  # waited, then reused what the other run finished
     said = capsys.readouterr().out
     assert f"is being computed by another run (process {holder.pid} on" in said
@@ -83,5 +83,5 @@ def test_a_killed_holders_claim_does_not_block(tmp_path):
     holder.kill()  # kill -9: the operating system releases its lock
     holder.wait()
     start = time.time()
-    out = claims.once(folder, "fine-tune", lambda: artifacts.mark_done(folder) or Path("computed"))
+    out = locks.once(folder, "fine-tune", lambda: artifacts.mark_done(folder) or Path("computed"))
     assert out == Path("computed") and time.time() - start < 5

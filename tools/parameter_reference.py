@@ -24,7 +24,8 @@ generated from `diffmix_utils/params/schema.py` by `python tools/parameter_refer
 fails when the two disagree). How files, sweeps and variants are written:
 [parameter-files.md](parameter-files.md); running them: [running.md](running.md).
 
-A file sets only what differs from these defaults (the defaults are `params/smoke.yaml`'s tiny run).
+A file sets only what differs from these defaults. The defaults alone make a small run on the CPU
+(`bundled:tiny-sd`, toybirds, resnet18, 2 epochs); every file in `params/` sets what its experiment needs.
 On the command line `--set section.key=value` sets one key and `--set 'sweep.seed=[0,1,2]'` one
 sweep axis; in a notebook, `overrides = {'section.key': value}` does the same.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import artifacts, claims, jobs, progress, provenance
+from .. import artifacts, locks, jobs, progress, provenance
 from ..atomic import atomic_dir
 from ..devices import job_threads
 from .scorers import mark, score
@@ -45,7 +45,7 @@ def run_filter(p: dict) -> Path | None:
             progress.already_complete("filter", out)
         return out
     with job_threads(p):
-        return claims.once(out, "filter", lambda: _filter(p, out))
+        return locks.once(out, "filter", lambda: _filter(p, out))
 
 
 def _filter(p: dict, out: Path) -> Path:

@@ -33,7 +33,7 @@ from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 
-from .. import artifacts, claims, distributed, jobs, progress, provenance
+from .. import artifacts, locks, distributed, jobs, progress, provenance
 from ..atomic import atomic_dir
 from ..data import open_image
 from ..devices import job_threads, pick_device
@@ -129,7 +129,7 @@ def run_finetune(p: dict) -> Path:
         progress.already_complete("fine-tune", out)
         return out
     with job_threads(p):
-        return claims.once(out, "fine-tune", lambda: _finetune(p, out))
+        return locks.once(out, "fine-tune", lambda: _finetune(p, out))
 
 
 def _finetune(p: dict, out: Path) -> Path:

@@ -162,8 +162,9 @@ SCHEMA: dict[str, Any] = {
         "backbone": F("resnet18", "str", "timm model name, name.tag (one set of timm weights, e.g. "
                       "resnet50.tv_in1k: torchvision's IMAGENET1K_V1, the reference's), or torchvision:<name> "
                       "(e.g. torchvision:vit_b_16)"),
-        "weights": F(None, "str", "torchvision:<name> backbones: the weight enum (e.g. IMAGENET1K_SWAG_E2E_V1, the "
-                     "reference's ViT-B/16 @384; null: DEFAULT)", nullable=True),
+        "weights": F(None, "str", "bundled:toy-regnet (with backbone regnetx_002: the kit's pretrained toy "
+                     "classifier, offline), or for torchvision:<name> backbones the weight enum (e.g. "
+                     "IMAGENET1K_SWAG_E2E_V1, the reference's ViT-B/16 @384; null: DEFAULT)", nullable=True),
         "pretrained": F(False, "bool", "load pretrained weights (timm hub or torchvision; from the local cache)"),
         "image_size": F(64, "int", "classifier input size", low=16, high=2048),
         "epochs": F(2, "int", "training epochs", low=1, high=100_000),

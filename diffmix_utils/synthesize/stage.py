@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from .. import artifacts, children, claims, jobs, progress, provenance
+from .. import artifacts, children, locks, jobs, progress, provenance
 from ..devices import deterministic_kernels, pick_device
 from ..models.translate import check_finetune, load_strategy_pipeline, render_batch, synthesis_dtype
 from ..strategies import get_strategy
@@ -133,7 +133,7 @@ def run_synthesis(p: dict) -> Path | None:
         else:
             progress.already_complete("synthesis", out)
         return out
-    return claims.once(out, "synthesis", lambda: _synthesize(p))
+    return locks.once(out, "synthesis", lambda: _synthesize(p))
 
 
 def _synthesize(p: dict) -> Path:

@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 from accelerate.utils import gather_object
 from torch.utils.data import DataLoader, Subset
 
-from .. import artifacts, claims, distributed, jobs, progress, provenance
+from .. import artifacts, locks, distributed, jobs, progress, provenance
 from ..atomic import ArtifactError
 from ..data.splits import class_counts
 from ..distributed import split_evenly
@@ -113,7 +113,7 @@ def run_training(p: dict) -> Path:
         progress.already_complete("training", out)
         return out
     with job_threads(p):
-        return claims.once(out, "training", lambda: _train_classifier(p, out))
+        return locks.once(out, "training", lambda: _train_classifier(p, out))
 
 
 def _train_classifier(p: dict, out: Path) -> Path:

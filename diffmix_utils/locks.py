@@ -1,14 +1,14 @@
-"""One artifact, one computer: a claim per artifact folder, so two runs on one store (two runners,
+"""One artifact, one computer: a lock per artifact folder, so two runs on one store (two runners,
 a runner and a notebook, two workers) never compute the same artifact at once.
 
-``once(folder, what, compute)`` runs ``compute()`` only while holding the folder's claim, and only
-if the folder is still not complete once the claim is held: the second run waits for the first,
-says so, and then reuses what it finished. A claim is an exclusive ``flock`` on
+``once(folder, what, compute)`` runs ``compute()`` only while holding the folder's lock, and only
+if the folder is still not complete once the lock is held: the second run waits for the first,
+says so, and then reuses what it finished. The lock is an exclusive ``flock`` on
 ``<stage>/.<key>.lock`` (``filelock``), which the operating system releases when its holder dies,
-however it dies (Ctrl-C, ``kill -9``), so a dead run's claim never blocks a rerun. Who holds it is
-written beside it (``.<key>.claim.json``: host, process id, since) for the waiting run to say.
+however it dies (Ctrl-C, ``kill -9``), so a dead run's lock never blocks a rerun. Who holds it is
+written beside it (``.<key>.holder.json``: host, process id, since) for the waiting run to say.
 
-Inside a torchrun / ``accelerate launch`` group the launching process holds the claim; its ranks
+Inside a torchrun / ``accelerate launch`` group the launching process holds the lock; its ranks
 do not take one (they would wait for each other).
 """
 from __future__ import annotations
@@ -32,11 +32,11 @@ def lock_path(folder: Path) -> Path:
 
 
 def owner_path(folder: Path) -> Path:
-    return folder.parent / f".{folder.name}.claim.json"
+    return folder.parent / f".{folder.name}.holder.json"
 
 
 def holder(folder: Path) -> str:
-    """Who holds the claim on ``folder``, in words (from its owner file; '' when unknown)."""
+    """Who holds the lock on ``folder``, in words (from its owner file; '' when unknown)."""
     try:
         info = json.loads(owner_path(folder).read_text())
     except (OSError, ValueError):
@@ -46,9 +46,9 @@ def holder(folder: Path) -> str:
 
 
 def once(folder: Path, what: str, compute: Callable[[], T]) -> T | Path:
-    """``compute()`` under the claim of ``folder``, unless the folder is complete when the claim is
+    """``compute()`` under the lock of ``folder``, unless the folder is complete when the lock is
     held (another run finished it meanwhile): then the folder is returned as it is."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a rank of a launched group: its launcher holds the claim
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a rank of a launched group: its launcher holds the lock
         return compute()
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
