@@ -18,12 +18,19 @@ from diffmix_utils import params
 from diffmix_utils.measure.names import format_names_report, name_fidelity
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file", nargs="?", default="params/toy_regimes.yaml")
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python benchmarks/class_names.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python benchmarks/class_names.py", description=__doc__.split("\n")[0])
+    ap.add_argument("params_file", nargs="?", default="params/toy_regimes.yaml",
+                    help="the parameter file (default: %(default)s)")
     ap.add_argument("--per-class", type=int, default=12)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--json", help="also write the figures here")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     p = params.expand_sweep(params.load(a.params_file, params.parse_overrides(a.set)))[0]
     start = time.time()

@@ -38,13 +38,19 @@ def tables(folder: Path) -> dict[str, str]:
     return {f.name: f.read_text() for f in found if f.stem.startswith(("claim_", "results"))}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file")
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python benchmarks/executor_speed.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python benchmarks/executor_speed.py", description=__doc__.split("\n")[0])
+    ap.add_argument("params_file", help="the parameter file to run both ways (e.g. params/toy_paper.yaml)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/executor-bench"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--json", type=Path)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     if a.out.exists() and any(a.out.iterdir()):
         raise SystemExit(f"{a.out} is not empty; both runs must start from an empty store")

@@ -38,12 +38,19 @@ def plot(report: dict, base, formats) -> None:
     save(fig, base, formats, 150)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python benchmarks/fidelity.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python benchmarks/fidelity.py", description=__doc__.split("\n")[0])
+    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml",
+                    help="the parameter file (default: %(default)s)")
     ap.add_argument("--sources", type=int, default=100)
     ap.add_argument("--strengths", type=float, nargs="+", default=[0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     from diffmix_utils.params import parse_overrides
     p = params.expand_sweep(params.load(args.params_file, parse_overrides(args.set)))[-1]

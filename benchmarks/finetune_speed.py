@@ -18,13 +18,20 @@ from diffmix_utils import params
 from diffmix_utils.finetune import run_finetune
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python benchmarks/finetune_speed.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python benchmarks/finetune_speed.py", description=__doc__.split("\n")[0])
+    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml",
+                    help="the parameter file (default: %(default)s)")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--checkpoint-every", type=int, default=0)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a key (the fine-tune always runs in a temporary work folder)")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
         p = params.expand_sweep(params.load(args.params_file, {

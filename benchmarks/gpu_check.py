@@ -187,13 +187,19 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python benchmarks/gpu_check.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python benchmarks/gpu_check.py", description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--tiny", action="store_true", help="the bundled tiny architecture and small sizes (CPU tests)")
     ap.add_argument("--skip", nargs="*", default=[], choices=CHECKS)
     ap.add_argument("--peak-tflops", type=float, default=None)
     ap.add_argument("--json", type=Path)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         ap.error("--device cuda but no CUDA device is available; use --tiny --device cpu for the code path")

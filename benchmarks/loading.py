@@ -25,12 +25,19 @@ from diffmix_utils.train.data import RealWithSynthetic
 from _timing import alternate, report
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python benchmarks/loading.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python benchmarks/loading.py", description=__doc__.split("\n")[0])
+    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml",
+                    help="the parameter file (default: %(default)s)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--p", type=float, default=0.5)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     members = [m for m in params.expand_sweep(params.load(args.params_file, params.parse_overrides(args.set)))
                if m["synthesize"]["strategy"] != "none" and artifacts.is_done(artifacts.synthesis_dir(m))]

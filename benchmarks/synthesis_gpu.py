@@ -120,8 +120,9 @@ def time_batch(pipe, device: str, batch: int, images: int, strength: float, step
             "images_per_second": calls * batch / seconds, "peak_memory_gib": peak}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python benchmarks/synthesis_gpu.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python benchmarks/synthesis_gpu.py", description=__doc__.split("\n")[0])
     ap.add_argument("--config", choices=("sd15", "tiny"), default="sd15")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--dtype", choices=tuple(DTYPES), default="fp16")
@@ -136,6 +137,11 @@ def main(argv=None) -> int:
                     help="strengths timed at the best batch (none: skip)")
     ap.add_argument("--peak-tflops", type=float, default=None)
     ap.add_argument("--json", default=None, help="also write the figures to this file")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         ap.error("--device cuda, but CUDA is not available here; use --config tiny --device cpu for a smoke run")

@@ -94,15 +94,22 @@ def kit_generation(p: dict, pipes: list, with_tokens: bool, threads: int | None)
     return sum(map(len, batches)) / (time.perf_counter() - start)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml")
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python benchmarks/synthesis_speed.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python benchmarks/synthesis_speed.py", description=__doc__.split("\n")[0])
+    ap.add_argument("params_file", nargs="?", default="params/benchmark.yaml",
+                    help="the parameter file (default: %(default)s)")
     ap.add_argument("--images", type=int, default=192)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--strength", type=float, default=0.7)
     ap.add_argument("--per-strength", type=int, default=48, help="images timed at each strength of the last table")
     ap.add_argument("--compile", action="store_true", help="also time synthesize.compile")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     p = params.expand_sweep(params.load(args.params_file, parse_overrides(args.set)))[-1]
     split = ensure_split(artifacts.split_path(p), p["data"], artifacts.store(p) / "datasets")

@@ -46,7 +46,7 @@ def wanted_processes(requested: int, device: str, what: str) -> int:
 
 
 def launch(module: str, member: dict, num_processes: int, work: Path, publishes: Path) -> Path:
-    """Run ``python -m diffmix_utils.<module> --member-json`` as ``num_processes`` torchrun ranks;
+    """Run ``python -m diffmix_utils.<module> --member-json FILE`` as ``num_processes`` torchrun ranks;
     returns ``publishes``, the stage folder the ranks must have completed."""
     spec = atomic_write(Path(work) / "member.json",
                         lambda t: t.write_text(json.dumps(member, sort_keys=True, default=str)))
@@ -85,15 +85,22 @@ def global_batch_share(global_batch: int, world: int, what: str) -> int:
     return global_batch // world
 
 
-def main_for(stage: str, run, argv=None) -> int:
-    """``python -m diffmix_utils.<stage> (--member-json FILE | PARAMS [--set K=V ...])``."""
+def stage_parser(stage: str):
+    """The command line of ``python -m diffmix_utils.<stage>`` for finetune and train (docs/cli.md is
+    generated from it): ``--member-json FILE`` (an executor's job) or ``PARAMS [--set K=V]``."""
     import argparse
 
-    ap = argparse.ArgumentParser(description="One stage, e.g. under torchrun / accelerate launch.")
-    ap.add_argument("params_file", nargs="?")
+    ap = argparse.ArgumentParser(prog=f"python -m diffmix_utils.{stage}",
+                                 description="One stage, e.g. under torchrun / accelerate launch.")
+    ap.add_argument("params_file", nargs="?", help="a parameter file: every member of this stage (or --member-json)")
     ap.add_argument("--member-json", help="a resolved sweep member (written by the launching process)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main_for(stage: str, run, argv=None) -> int:
+    """``python -m diffmix_utils.<stage> --member-json FILE`` or ``... PARAMS [--set K=V]``."""
+    a = stage_parser(stage).parse_args(argv)
     if a.member_json:
         members = [json.loads(Path(a.member_json).read_text())]
     elif a.params_file:

@@ -157,17 +157,28 @@ def lock_entry(item: Item, where: str) -> dict:
             "bytes": sum(f.stat().st_size for f in files), "sha256": digests}
 
 
+def cache_variables(folder: str | Path) -> dict[str, str]:
+    """The environment a job sets to read what ``--to folder`` wrote: ``HF_HUB_CACHE`` and ``TORCH_HOME``
+    below it (the docs test holds every page's exports to this)."""
+    return {"HF_HUB_CACHE": f"{folder}/huggingface/hub", "TORCH_HOME": f"{folder}/torch"}
+
+
 def use_folder(folder: Path) -> None:
-    """Point the caches at ``folder`` (``--to``): ``HF_HUB_CACHE`` and ``TORCH_HOME`` below it."""
-    os.environ["HF_HUB_CACHE"] = str(Path(folder) / "huggingface" / "hub")
-    os.environ["TORCH_HOME"] = str(Path(folder) / "torch")
+    """Point the caches at ``folder`` (``--to``)."""
+    os.environ.update(cache_variables(folder))
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.fetch`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python -m diffmix_utils.fetch", description=__doc__.split("\n")[0])
+    ap.add_argument("params_file", help="the parameter file whose models and datasets to fetch")
+    ap.add_argument("--to", type=Path, help="fetch into this folder instead of the standard caches")
+    ap.add_argument("--plan", action="store_true", help="list what is missing here and fetch nothing")
+    return ap
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("params_file")
-    ap.add_argument("--to", type=Path, help="fetch into this folder instead of the standard caches")
-    ap.add_argument("--plan", action="store_true", help="list what is missing here and fetch nothing")
+    ap = parser()
     a = ap.parse_args(argv)
     if a.to:
         use_folder(a.to)
@@ -197,8 +208,8 @@ def main(argv=None) -> int:
     lock = (a.to or Path(".")) / f"fetch-{p['name']}.lock.json"
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.write_text(json.dumps({"params_file": a.params_file, "items": entries}, indent=2) + "\n")
-    print(f"lock file: {lock}" + (f"; on the cluster: export HF_HUB_CACHE={a.to}/huggingface/hub "
-                                  f"TORCH_HOME={a.to}/torch HF_HUB_OFFLINE=1" if a.to else ""))
+    exports = " ".join(f"{k}={v}" for k, v in cache_variables(a.to).items()) if a.to else ""
+    print(f"lock file: {lock}" + (f"; on the cluster: export {exports} HF_HUB_OFFLINE=1" if a.to else ""))
     return 0
 
 

@@ -115,9 +115,10 @@ CLUSTER_FLAGS = [("--executor", "cluster.executor", str, "serial (default), loca
                  ("--slurm-time", "cluster.time_min", int, "slurm: time limit per job, minutes")]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.run`` (docs/cli.md is generated from it)."""
     ap = argparse.ArgumentParser(prog="python -m diffmix_utils.run", description=__doc__.split("\n")[0])
-    ap.add_argument("params_file")
+    ap.add_argument("params_file", help="the experiment's parameter file (e.g. params/demo.yaml)")
     ap.add_argument("--only", action="append", choices=params.STAGES,
                     help="run only this stage (repeatable), with the chosen executor; a stage named here runs its "
                          "notebook even when complete: finished artifacts are reused, the report and figures are "
@@ -129,15 +130,26 @@ def main(argv: list[str] | None = None) -> int:
                          "synthesis workers (= --set {finetune,synthesize,train}.num_processes=N)")
     for flag, key, kind, text in CLUSTER_FLAGS:
         ap.add_argument(flag, type=kind, metavar=key.split(".")[1].upper(), help=f"{text} (= --set {key}=...)")
+    return ap
+
+
+def params_from_args(args: argparse.Namespace) -> dict:
+    """The validated parameters a parsed command line names: the file, ``--set`` and the flags that
+    stand for keys (``--num-processes``, the cluster flags). Raises ParamsError."""
+    overrides = params.parse_overrides(args.set)
+    if args.num_processes is not None:
+        for section in ("finetune", "synthesize", "train"):
+            overrides[f"{section}.num_processes"] = args.num_processes
+    overrides.update({key: getattr(args, flag[2:].replace("-", "_")) for flag, key, _, _ in CLUSTER_FLAGS
+                      if getattr(args, flag[2:].replace("-", "_")) is not None})
+    return params.load(args.params_file, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     try:
-        overrides = params.parse_overrides(args.set)
-        if args.num_processes is not None:
-            for section in ("finetune", "synthesize", "train"):
-                overrides[f"{section}.num_processes"] = args.num_processes
-        overrides.update({key: getattr(args, flag[2:].replace("-", "_")) for flag, key, _, _ in CLUSTER_FLAGS
-                          if getattr(args, flag[2:].replace("-", "_")) is not None})
-        p = params.load(args.params_file, overrides)
+        p = params_from_args(args)
     except params.ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -107,13 +107,19 @@ def report(name: str, rows: list[dict], missing: list[str], extra: list[str], pl
     return "\n".join(lines), 0 if agree else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.verify`` (docs/cli.md is generated from it)."""
     ap = argparse.ArgumentParser(prog="python -m diffmix_utils.verify",
                                  description="Check a finished run against the kit's published results.")
-    ap.add_argument("params_file")
+    ap.add_argument("params_file", help="the parameter file of the finished run (e.g. params/demo.yaml)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key, as the run did")
     ap.add_argument("--reference", type=Path, metavar="DIR", help="the published files to compare with "
                     "(default: results/<name>/ of the kit)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     try:
         p = params.load(a.params_file, params.parse_overrides(a.set))

@@ -20,12 +20,13 @@ PARAM_FILE = re.compile(r"(?<![\w/])(params/[\w/.-]+\.yaml)")
 
 
 def anchors(page: Path) -> set[str]:
-    """GitHub's heading anchors of a Markdown page."""
-    out = set()
-    for line in page.read_text().splitlines():
+    """GitHub's heading anchors of a Markdown page, and its ``<a id="...">`` anchors."""
+    text = page.read_text()
+    out = set(re.findall(r'<a id="([\w-]+)"></a>', text))
+    for line in text.splitlines():
         if line.startswith("#"):
-            text = line.lstrip("#").strip().lower()
-            out.add(re.sub(r"[^\w\- ]", "", text).replace(" ", "-"))
+            heading = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", heading).replace(" ", "-"))
     return out
 
 

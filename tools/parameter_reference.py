@@ -9,6 +9,7 @@ page is written again.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -73,9 +74,17 @@ def page() -> str:
     return "\n".join(out)
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python tools/parameter_reference.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python tools/parameter_reference.py",
+                                 description="Write docs/parameters.md from the schema.")
+    ap.add_argument("--check", action="store_true", help="exit 1 if the page and the schema disagree; write nothing")
+    return ap
+
+
 def main(argv: list[str]) -> int:
     text = page()
-    if "--check" in argv:
+    if parser().parse_args(argv).check:
         if not PAGE.is_file() or PAGE.read_text() != text:
             print(f"{PAGE.relative_to(ROOT)} disagrees with the schema; run python tools/parameter_reference.py")
             return 1

@@ -10,6 +10,7 @@ a number the files do not hold.
 """
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -118,20 +119,30 @@ def render(text: str) -> str:
     return BLOCK.sub(one, text)
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python tools/result_tables.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python tools/result_tables.py",
+                                 description="Write README's and docs' result tables from results/.")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 if a page and the published files disagree; write nothing")
+    return ap
+
+
 def main(argv: list[str]) -> int:
+    check = parser().parse_args(argv).check
     stale = []
     for page in PAGES:
         text = page.read_text()
         new = render(text)
         if new != text:
             stale.append(page.relative_to(ROOT))
-            if "--check" not in argv:
+            if not check:
                 page.write_text(new)
-    if "--check" in argv and stale:
+    if check and stale:
         print(f"generated tables differ from results/ in: {', '.join(map(str, stale))}; "
               "run python tools/result_tables.py", file=sys.stderr)
         return 1
-    print(f"{'stale' if '--check' in argv else 'rewrote'}: {', '.join(map(str, stale)) or 'nothing'}")
+    print(f"{'stale' if check else 'rewrote'}: {', '.join(map(str, stale)) or 'nothing'}")
     return 0
 
 

@@ -13,6 +13,7 @@ imports or calls exists, so a renamed function fails here rather than in a user'
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 import sys
@@ -268,8 +269,19 @@ def _missing_names(source: str, bound: dict) -> list[str]:
     return out
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python tools/sync_notebooks.py`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python tools/sync_notebooks.py",
+                                 description="Write the kit's notebooks anew (no outputs), or check them.")
+    what = ap.add_mutually_exclusive_group()
+    what.add_argument("--check", action="store_true", help="exit 1 if a notebook breaks what the kit relies on")
+    what.add_argument("--clear-outputs", action="store_true", help="strip outputs in place, keeping every edit")
+    return ap
+
+
 def main(argv: list[str]) -> int:
-    if "--check" in argv:
+    args = parser().parse_args(argv)
+    if args.check:
         bad = []
         for name in NOTEBOOKS:
             path = ROOT / "notebooks" / name
@@ -280,7 +292,7 @@ def main(argv: list[str]) -> int:
         return 1 if bad else 0
     for name, (title, calls) in NOTEBOOKS.items():
         path = ROOT / "notebooks" / name
-        if "--clear-outputs" in argv:
+        if args.clear_outputs:
             nb = nbformat.read(path, as_version=4)
             for cell in nb.cells:
                 if cell.cell_type == "code":

@@ -73,11 +73,18 @@ def table_power(table, effect: float, power: float = 0.8):
     return pd.DataFrame(rows)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="seeds needed to detect an effect, from a claim table's spread")
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.analyze.power`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python -m diffmix_utils.analyze.power",
+                                 description="seeds needed to detect an effect, from a claim table's spread")
     ap.add_argument("tables", nargs="+", help="claim_<claim>.csv files written by analyze")
     ap.add_argument("--effect", type=float, default=5.0, help="the true difference to detect, in points")
     ap.add_argument("--power", type=float, default=0.8)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     import pandas as pd
     for path in a.tables:

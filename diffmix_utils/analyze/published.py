@@ -106,13 +106,19 @@ def load(name: str, folder: Path | None = None) -> dict[str, pd.DataFrame | dict
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.analyze.published`` (docs/cli.md is generated from it)."""
     ap = argparse.ArgumentParser(prog="python -m diffmix_utils.analyze.published",
                                  description="Write a finished run's reference files into results/<name>/.")
-    ap.add_argument("params_file")
+    ap.add_argument("params_file", help="the parameter file of the finished run")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key, as the run did")
     ap.add_argument("--allow-dirty", action="store_true", help="publish from a checkout with uncommitted changes "
                     "(meta.json then names a commit that is not what ran)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     if provenance.kit()["kit_dirty"] and not a.allow_dirty:
         print("error: the checkout has uncommitted changes, so meta.json would name a commit that is not what "

@@ -72,7 +72,7 @@ def run(graph: dict[Path, Job], backend: Backend, retries: int, say=print, poll:
 
 
 def member_file(job: Job, folder: Path) -> Path:
-    """The job's resolved member, written for ``python -m <module> --member-json`` (atomically)."""
+    """The job's resolved member, written for ``python -m diffmix_utils.<module> --member-json FILE`` (atomically)."""
     import json
     return artifacts.write_text(folder / "jobs" / f"{job.stage}-{job.folder.name}.json",
                                 json.dumps(job.member, sort_keys=True, default=str))

@@ -22,8 +22,10 @@ from ..devices import torch_threads
 from .stage import run_filter, run_stage, score_pool
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Score a synthetic pool and mark its lowest-scored images.")
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.filtering`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python -m diffmix_utils.filtering",
+                                 description="Score a synthetic pool and mark its lowest-scored images.")
     ap.add_argument("source", type=Path, nargs="?", help="a parameter file, or a complete synthesis folder")
     ap.add_argument("--member-json", type=Path, help="a resolved sweep member (written by an executor)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
@@ -32,6 +34,11 @@ def main(argv=None) -> int:
                     help="CLIP hub id or folder; for --scorer classifier, a train stage folder")
     ap.add_argument("--superclass", default="", help="super-category in the CLIP captions (bird, flower, ...)")
     ap.add_argument("--fraction", type=float, default=0.1, help="lowest-scored fraction marked not kept")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     if (a.source is None) == (a.member_json is None):
         ap.error("give a parameter file or a synthesis folder, or --member-json")

@@ -107,11 +107,18 @@ def convert(legacy: Path, out: Path, superclass: str = "") -> Path:
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Convert a released Diff-Mix fine-tune folder to the kit's format.")
-    ap.add_argument("legacy_dir", type=Path)
-    ap.add_argument("out_dir", type=Path)
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.finetune.convert`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python -m diffmix_utils.finetune.convert",
+                                 description="Convert a released Diff-Mix fine-tune folder to the kit's format.")
+    ap.add_argument("legacy_dir", type=Path, help="the released fine-tune folder (the reference code's layout)")
+    ap.add_argument("out_dir", type=Path, help="where the kit's safetensors files are written")
     ap.add_argument("--superclass", default="", help="the dataset's prompt super-class (bird, flower, ...)")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     try:
         print(convert(a.legacy_dir, a.out_dir, a.superclass))

@@ -53,5 +53,15 @@ def load_tokenizer(folder: Path = ASSET_DIR):
                          model_max_length=77)
 
 
+def parser():
+    """The command line of ``python -m diffmix_utils.models.clip_vocab`` (docs/cli.md is generated from it)."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m diffmix_utils.models.clip_vocab",
+                                 description="Build the CLIP BPE tokenizer files offline (from open_clip_torch).")
+    ap.add_argument("out_dir", nargs="?", type=Path, default=ASSET_DIR,
+                    help="where vocab.json and merges.txt go (default: the committed asset folder)")
+    return ap
+
+
 if __name__ == "__main__":
-    print(build(Path(sys.argv[1]) if len(sys.argv) > 1 else ASSET_DIR))
+    print(build(parser().parse_args(sys.argv[1:]).out_dir))

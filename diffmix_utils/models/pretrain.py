@@ -149,9 +149,12 @@ def pretrain(out: Path, vae_steps: int, unet_steps: int, batch_size: int, size: 
     return out
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description="Pretrain bundled:tiny-sd on kit-rendered generic birds.")
-    ap.add_argument("out", nargs="?", default=str(tiny_sd.BUNDLED_DIR))
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.models.pretrain`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python -m diffmix_utils.models.pretrain",
+                                 description="Pretrain bundled:tiny-sd on kit-rendered generic birds.")
+    ap.add_argument("out", nargs="?", default=str(tiny_sd.BUNDLED_DIR),
+                    help="output folder (default: the bundled model's)")
     ap.add_argument("--vae-steps", type=int, default=600)
     ap.add_argument("--unet-steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=32)
@@ -161,6 +164,11 @@ def main(argv=None) -> None:
     ap.add_argument("--lr", type=float, default=5e-4, help="UNet + text encoder learning rate")
     ap.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
     ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of the saved weights (0: off)")
+    return ap
+
+
+def main(argv=None) -> None:
+    ap = parser()
     a = ap.parse_args(argv)
     if not 0 <= a.ema < 1:
         ap.error(f"--ema = {a.ema} is out of range; valid: 0 (off) or 0 < ema < 1")

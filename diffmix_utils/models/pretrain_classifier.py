@@ -123,10 +123,11 @@ def pretrain(out: Path, steps: int, images: int, batch: int, size: int, arch: st
     return Path(out)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.models.pretrain_classifier`` (docs/cli.md is generated from it)."""
     ap = argparse.ArgumentParser(prog="python -m diffmix_utils.models.pretrain_classifier",
                                  description=__doc__.split("\n")[0])
-    ap.add_argument("out")
+    ap.add_argument("out", help="output folder")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--images", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=64)
@@ -134,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch", default="regnetx_002")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (fixed, so a rebuild repeats bit for bit)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     with torch_threads(a.threads):  # fixed: the count changes the weights' last bits, hence every key after them
         pretrain(Path(a.out), a.steps, a.images, a.batch, a.size, a.arch, a.seed)

@@ -84,7 +84,12 @@ def parse_overrides(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep:
             raise ParamsError(f"--set {item!r} is not valid; write --set section.key=value")
-        out[key.strip()] = yaml.safe_load(value)
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem", None) or "not valid YAML"
+            raise ParamsError(f"--set {item!r}: the value {value!r} is not valid YAML ({where}); quote the whole "
+                              "argument in the shell, e.g. --set 'sweep.seed=[0,1,2]'") from None
     return out
 
 

@@ -110,7 +110,7 @@ SCHEMA: dict[str, Any] = {
         "num_processes": F(1, "int", "data-parallel processes, one per GPU (batch_size is global; "
                            "without CUDA: one process)", low=1),
         "gradient_checkpointing": F(False, "bool", "recompute the UNet's activations in the backward pass: "
-                                    "less memory (fits SD-1.5 at 512 px on smaller GPUs), about 20-30 % slower"),
+                                    "less memory (fits SD-1.5 at 512 px on smaller GPUs), slower (a second forward; not measured by the kit)"),
         "mixed_precision": F("fp16", "str", "on CUDA: autocast dtype of the fine-tune (CPU: fp32)",
                              choices=("no", "fp16", "bf16")),
     },

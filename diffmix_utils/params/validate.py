@@ -4,7 +4,7 @@ Every key the kit understands is declared once in ``params.schema.SCHEMA`` with 
 choices and a one-line doc. ``resolve`` turns a user's (partial) dict into a complete, validated
 one or raises ``ParamsError`` naming the key, the bad value and what would be valid. The same
 validator runs in ``python -m diffmix_utils.run`` and in every notebook (``from_notebook``), so a
-hand-run ``papermill ... -p bogus_key 1`` fails the same way.
+hand-run ``papermill NB OUT -p bogus_key 1`` fails the same way.
 """
 from __future__ import annotations
 

@@ -28,13 +28,20 @@ def wait_for_images(p: dict, out: Path, timeout_s: float = 24 * 3600) -> None:
         time.sleep(2)
 
 
-def main(argv=None) -> int:
-    """Workers and ``accelerate launch``: ``python -m diffmix_utils.synthesize params.yaml``."""
-    ap = argparse.ArgumentParser(description="Synthesis stage (sharded workers, or under accelerate launch).")
-    ap.add_argument("params_file", nargs="?")
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m diffmix_utils.synthesize`` (docs/cli.md is generated from it)."""
+    ap = argparse.ArgumentParser(prog="python -m diffmix_utils.synthesize",
+                                 description="Synthesis stage (sharded workers, or under accelerate launch).")
+    ap.add_argument("params_file", nargs="?", help="a parameter file: every pool it needs (or --member-json)")
     ap.add_argument("--member-json", help="a resolved sweep member (written by the parent process)")
     ap.add_argument("--shard", nargs=2, type=int, metavar=("INDEX", "COUNT"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
+    return ap
+
+
+def main(argv=None) -> int:
+    """Workers and ``accelerate launch``: ``python -m diffmix_utils.synthesize params.yaml``."""
+    ap = parser()
     a = ap.parse_args(argv)
     if a.member_json:  # a shard worker of a pool (--shard), or a whole pool (an executor's job)
         with open(a.member_json) as fh:

@@ -4,8 +4,14 @@ member that reads a filtered pool needs the filter step first (``python -m diffm
 """
 import sys
 
-from ..distributed import main_for
+from ..distributed import main_for, stage_parser
 from .stage import run_training
+
+
+def parser():
+    """The command line of ``python -m diffmix_utils.train`` (docs/cli.md is generated from it)."""
+    return stage_parser("train")
+
 
 if __name__ == "__main__":
     sys.exit(main_for("train", run_training))
