@@ -27,7 +27,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from . import artifacts, costs, fetch, graph, interrupts, jobs, params, progress
+from . import artifacts, costs, fetch, graph, interrupts, jobs, needs, params, progress
 from .strategies import strength_label
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -52,6 +52,7 @@ def plan(p: dict) -> str:
             extra = " (" + ", ".join(shown) + more + "; x = images per |train|)"
         lines.append(f"  {stage:<10} {len(todo)} job(s), {done} already complete{extra}")
     lines += costs.estimate(p)
+    lines += needs.lines(p)
     lines += graph.plan_lines(p)
     downloads = fetch.needs(p)
     if downloads:

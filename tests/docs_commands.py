@@ -147,6 +147,8 @@ def cli_reference():
 
 def check_python(words: list[str]) -> str:
     """'' when ``python -m M ...`` / ``python script.py ...`` parses (and its parameters validate)."""
+    if words[1] == "-m" and not words[2].startswith("diffmix_utils"):  # another package's module (venv, pip)
+        return "" if importlib.util.find_spec(words[2]) else f"python -m {words[2]}: no such module"
     try:
         parser, args = cli_reference().parser_for(words)
     except LookupError as exc:

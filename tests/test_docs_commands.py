@@ -119,7 +119,7 @@ def test_the_export_check_catches_the_old_mistake():
 
 FIGURE = re.compile(
     r"(?<![\w.=/-])(?:≈\s?)?\d+(?:\.\d+)?(?:\s?[–-]\s?\d+(?:\.\d+)?)?\s?"
-    r"(?:min\b|minutes\b|seconds\b|hours?\b|h\b|s\b(?! =)|steps/s\b|img/s\b|images/s\b|it/s\b|"
+    r"(?:min\b|minutes\b|seconds\b|hours?\b|(?<=\s)h\b|(?<=\s)s\b(?! =)|steps/s\b|img/s\b|images/s\b|it/s\b|"
     r"% (?:faster|slower)\b|×(?= faster| slower| speed| as fast))")
 SKIP_PAGES = {"benchmarks.md", "parameters.md", "cli.md"}  # the entries themselves; two generated pages
 BENCHMARKS = ROOT / "docs" / "benchmarks.md"
