@@ -49,6 +49,7 @@ COMMANDS = [
     ("python tools/result_tables.py", "write README's and docs' result tables from results/"),
     ("python tools/cli_reference.py", "write this page from the parsers"),
     ("python tools/sync_notebooks.py", "write or check the notebooks"),
+    ("python tools/tutorial_screenshots.py", "take the tutorial's screenshots from JupyterLab on the demo's run"),
 ]
 INTRO = """# Command-line reference
 
