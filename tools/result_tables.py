@@ -88,25 +88,36 @@ def _cell(row: pd.Series, what: str, label: str = "") -> str:
 
 
 REGIMES = ("named", "opaque", "controls")  # the order of the plan's table
+TOY_PAPER = ("few-shot", "shift", "strength", "controls")  # the paper's claims, then the kit's controls
 
 
-def regimes_claims(draws: int | None = None) -> str:
-    rows = []
-    claims = _claims("toy_regimes", draws)
-    for regime in sorted(claims, key=lambda c: REGIMES.index(c) if c in REGIMES else len(REGIMES)):
-        table = claims[regime]
+def claims_table(name: str, order: tuple[str, ...], first: str, draws: int | None = None) -> str:
+    """Every claim table of published run ``name`` as one Markdown table, claims in ``order``; a claim
+    with a group shift is read in worst-group accuracy, the others in accuracy."""
+    rows, claims = [], _claims(name, draws)
+    for claim in sorted(claims, key=lambda c: order.index(c) if c in order else len(order)):
+        table = claims[claim]
+        metric = "worst_group" if "worst_group mean" in table.columns else "acc"
         for i, (arm, row) in enumerate(table.iterrows()):
-            partner = next((c[len("acc vs "):-2] for c in row.index if c.startswith("acc vs ") and c.endswith(" Δ")
-                            and c not in ("acc vs baseline Δ", "acc vs real-mix Δ") and pd.notna(row[c])), None)
-            last = _cell(row, "acc vs real-mix") or (_cell(row, f"acc vs {partner}", f"vs {partner}: ") if partner else "")
-            rows.append([regime if i == 0 else "", arm, str(int(row.seeds)), f"{row['acc mean']:.2f} ± {row['acc std']:.2f}",
-                         _cell(row, "acc vs baseline"), last])
-    return _md(["regime", "arm", "draws", "accuracy, mean ± std", "Δ vs baseline [95 %], MDD: verdict",
+            vs = f"{metric} vs "
+            partner = next((c[len(vs):-2] for c in row.index if c.startswith(vs) and c.endswith(" Δ")
+                            and c not in (f"{vs}baseline Δ", f"{vs}real-mix Δ") and pd.notna(row[c])), None)
+            last = _cell(row, f"{vs}real-mix") or (_cell(row, f"{vs}{partner}", f"vs {partner}: ") if partner else "")
+            rows.append([(claim + (" (worst group)" if metric == "worst_group" else "")) if i == 0 else "", arm,
+                         str(int(row.seeds)), f"{row[f'{metric} mean']:.2f} ± {row[f'{metric} std']:.2f}",
+                         _cell(row, f"{vs}baseline"), last])
+    return _md([first, "arm", "draws" if name == "toy_regimes" else "seeds", "accuracy, mean ± std",
+                "Δ vs baseline [95 %], MDD: verdict",
                 "Δ vs real-mix (controls: vs the method they break) [95 %], MDD: verdict"], rows)
 
 
+def regimes_claims(draws: int | None = None) -> str:
+    return claims_table("toy_regimes", REGIMES, "regime", draws)
+
+
 TABLES = {"demo/summary": demo_summary, "toy_regimes/summary": regimes_summary,
-          "toy_regimes/claims": regimes_claims, "toy_regimes/claims-30": lambda: regimes_claims(30)}
+          "toy_regimes/claims": regimes_claims, "toy_regimes/claims-30": lambda: regimes_claims(30),
+          "toy_paper/claims": lambda: claims_table("toy_paper", TOY_PAPER, "claim")}
 
 
 def render(text: str) -> str:
