@@ -209,17 +209,19 @@ def member_flops(stage: str, m: dict) -> float:
     return 0.0
 
 
-def estimate(p: dict) -> list[str]:
-    """Lines for ``--plan``: work and compute per stage, and the time figures described above."""
+def estimate(p: dict, by_stage: dict[str, list[dict]] | None = None) -> list[str]:
+    """Lines for ``--plan``: work and compute per stage, and the time figures described above.
+    ``by_stage``: each stage's jobs (members), from the one job graph ``--plan`` builds."""
+    by_stage = by_stage or {s: jobs.stage_jobs(p, s) for s in ("finetune", "synthesize", "train")}
     rates, lines, flops, exact = measured(), [], {}, True
     base, res = p["model"]["base"], p["model"]["resolution"]
     diff, source = diffusion_flops(base, res, p["model"]["revision"])
 
-    ft_images = sum(m["finetune"]["steps"] * m["finetune"]["batch_size"] for m in jobs.stage_jobs(p, "finetune"))
-    flops["finetune"] = sum(member_flops("finetune", m) for m in jobs.stage_jobs(p, "finetune"))
+    ft_images = sum(m["finetune"]["steps"] * m["finetune"]["batch_size"] for m in by_stage["finetune"])
+    flops["finetune"] = sum(member_flops("finetune", m) for m in by_stage["finetune"])
 
     shares, syn_flops = [], 0.0  # (images, strength) of every pool's strengths (expand_sweep set t2i to 1)
-    for m in jobs.stage_jobs(p, "synthesize"):
+    for m in by_stage["synthesize"]:
         _, n_train, _, ok = split_sizes(m)
         exact &= ok
         n, sy = pool_size(m["synthesize"], n_train), m["synthesize"]
@@ -233,7 +235,7 @@ def estimate(p: dict) -> list[str]:
     flops["synthesize"] = syn_flops
 
     passes, train_flops = 0, 0.0
-    for m in jobs.stage_jobs(p, "train"):
+    for m in by_stage["train"]:
         _, n_train, _, ok = split_sizes(m)
         exact &= ok
         train_flops += member_flops("train", m)
@@ -267,12 +269,12 @@ def estimate(p: dict) -> list[str]:
 PNG_BYTES_PER_PIXEL = 1.5  # a synthetic photo as PNG: about half of its 3 raw bytes per pixel
 
 
-def pool_bytes(p: dict) -> tuple[int, float]:
+def pool_bytes(p: dict, pools: list[dict] | None = None) -> tuple[int, float]:
     """(images, bytes) the parameter set's pools not yet on disk will take, from the split file or the
     dataset's nominal size; an image is counted at ``model.resolution`` squared (the source's size,
     which the pool keeps, is unknown before the split)."""
     images = 0
-    for m in jobs.stage_jobs(p, "synthesize"):
+    for m in jobs.stage_jobs(p, "synthesize") if pools is None else pools:
         if not artifacts.is_done(artifacts.synthesis_dir(m)):
             images += pool_size(m["synthesize"], split_sizes(m)[1])
     return images, images * p["model"]["resolution"] ** 2 * PNG_BYTES_PER_PIXEL

@@ -14,15 +14,13 @@ same cores.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import torch
 
-from . import artifacts, children, jobs, params
-from .atomic import atomic_write
+from . import artifacts, children, handoff, jobs, params
 
 
 def launched() -> bool:
@@ -48,10 +46,9 @@ def wanted_processes(requested: int, device: str, what: str) -> int:
 def launch(module: str, member: dict, num_processes: int, work: Path, publishes: Path) -> Path:
     """Run ``python -m diffmix_utils.<module> --member-json FILE`` as ``num_processes`` torchrun ranks;
     returns ``publishes``, the stage folder the ranks must have completed."""
-    spec = atomic_write(Path(work) / "member.json",
-                        lambda t: t.write_text(json.dumps(member, sort_keys=True, default=str)))
+    spec = handoff.write_member(member, Path(work) / "member.json")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={num_processes}",
-           "-m", f"diffmix_utils.{module}", "--member-json", str(spec)]
+           *handoff.command(f"diffmix_utils.{module}", spec)[1:]]
     print(f"{module}: launching {num_processes} processes: {' '.join(cmd)}", flush=True)
     code, = children.wait_all([children.popen(cmd)])  # an interrupt stops torchrun, which stops its ranks
     if code != 0:
@@ -100,9 +97,10 @@ def stage_parser(stage: str):
 
 def main_for(stage: str, run, argv=None) -> int:
     """``python -m diffmix_utils.<stage> --member-json FILE`` or ``... PARAMS [--set K=V]``."""
-    a = stage_parser(stage).parse_args(argv)
+    ap = stage_parser(stage)
+    a = ap.parse_args(argv)
     if a.member_json:
-        members = [json.loads(Path(a.member_json).read_text())]
+        members = [handoff.read_member(a.member_json)]
     elif a.params_file:
         members = jobs.stage_jobs(params.load(a.params_file, params.parse_overrides(a.set)), stage)
     else:

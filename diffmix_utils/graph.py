@@ -17,10 +17,9 @@ import heapq
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, costs, jobs
+from . import artifacts, costs, jobs, stages
 
-STAGES = ("finetune", "synthesize", "filter", "train")
-MODULES = {"finetune": "finetune", "synthesize": "synthesize", "filter": "filtering", "train": "train"}
+STAGES = stages.JOB_STAGES
 
 
 @dataclass
@@ -36,7 +35,7 @@ class Job:
 
     @property
     def module(self) -> str:
-        return f"diffmix_utils.{MODULES[self.stage]}"
+        return stages.job_module(self.stage)
 
 
 def _needs(stage: str, m: dict) -> list[Path]:
@@ -133,9 +132,10 @@ def makespan(graph: dict[Path, Job], cost: dict[Path, float], workers: int) -> f
     return clock
 
 
-def plan_lines(p: dict, workers: tuple[int, ...] = (1, 2, 4, 8)) -> list[str]:
-    """``--plan``'s graph lines: jobs per stage, the critical path, and W workers against one."""
-    graph = build(p)
+def plan_lines(p: dict, graph: dict[Path, Job] | None = None, workers: tuple[int, ...] = (1, 2, 4, 8)) -> list[str]:
+    """``--plan``'s graph lines: jobs per stage, the critical path, and W workers against one (``graph``:
+    the one ``build(p)`` that ``--plan`` made)."""
+    graph = build(p) if graph is None else graph
     if not graph:
         return ["job graph: no job (everything is the analysis of finished runs)"]
     cost = weights(graph)

@@ -81,16 +81,18 @@ def _memory(n: float) -> str:
     return f"{n / 2 ** 30:,.1f} GiB" if n >= 2 ** 30 else f"{n / 2 ** 20:,.0f} MiB"
 
 
-def lines(p: dict) -> list[str]:
-    """The ``needs:`` lines of ``--plan``: disk for what is not on disk yet, and memory floors per stage."""
-    _, pools = costs.pool_bytes(p)
-    finetunes = [m for m in jobs.stage_jobs(p, "finetune") if not artifacts.is_done(artifacts.finetune_dir(m))]
-    classifiers = [m for m in jobs.stage_jobs(p, "train") if not artifacts.is_done(artifacts.train_dir(m))]
+def lines(p: dict, by_stage: dict[str, list[dict]] | None = None) -> list[str]:
+    """The ``needs:`` lines of ``--plan``: disk for what is not on disk yet, and memory floors per stage.
+    ``by_stage``: each stage's jobs (members), from the one job graph ``--plan`` builds."""
+    by_stage = by_stage or {s: jobs.stage_jobs(p, s) for s in ("finetune", "synthesize", "train")}
+    _, pools = costs.pool_bytes(p, by_stage["synthesize"])
+    finetunes = [m for m in by_stage["finetune"] if not artifacts.is_done(artifacts.finetune_dir(m))]
+    classifiers = [m for m in by_stage["train"] if not artifacts.is_done(artifacts.train_dir(m))]
     diff = diffusion_parameters(p)
     lora_bytes = diff["lora"] * FP32 * len(finetunes)
     weights = sum(_classifier(m) for m in classifiers) * FP32 * 3  # weights, and the state: weights + momentum
     frozen = diff["unet"] + diff["vae"] + diff["text"]
-    largest = max((_classifier(m) for m in jobs.stage_jobs(p, "train")), default=0)
+    largest = max((_classifier(m) for m in by_stage["train"]), default=0)
     return [f"needs: disk ≈{_size(pools + lora_bytes + weights)} in {p['workdir']} (pools {_size(pools)} at "
             f"{p['model']['resolution']} px, {len(finetunes)} fine-tune(s) {_size(lora_bytes)}, {len(classifiers)} "
             f"classifier(s) {_size(weights)}), besides the base model in the hub cache",

@@ -27,33 +27,35 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from . import artifacts, costs, fetch, graph, interrupts, jobs, needs, params, progress
+from . import artifacts, costs, fetch, graph, interrupts, jobs, needs, params, progress, stages
 from .strategies import strength_label
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = {"finetune": "01_finetune.ipynb", "synthesize": "02_synthesize.ipynb",
-             "train": "03_train.ipynb", "analyze": "04_analyze.ipynb"}
+NOTEBOOKS = {s: stages.notebook_of(s) for s in stages.NOTEBOOK_STAGES}
 
 
 def plan(p: dict) -> str:
-    """Counts of the work a parameter set implies and its estimated cost (nothing is run)."""
+    """Counts of the work a parameter set implies and its estimated cost (nothing is run), all from
+    one build of the job graph: each job counted once."""
     members = params.expand_sweep(p)
+    g = graph.build(p)
+    by_stage = {s: [job for job in g.values() if job.stage == s] for s in stages.JOB_STAGES}
     lines = [f"run {p['name']!r}: {len(members)} sweep member(s)"]
-    for stage in ("finetune", "synthesize", "filter", "train"):  # filter: in 03_train, between its steps
-        todo = jobs.stage_jobs(p, stage)
-        done = sum(artifacts.is_done(artifacts.stage_folders(m, stage)[0]) for m in todo)
+    for stage, todo in by_stage.items():  # filter: in 03_train, between its steps
+        done = sum(artifacts.is_done(job.folder) for job in todo)
         extra = ""
         if stage == "synthesize" and todo:
             pools = [f"{m['synthesize']['strategy']} s={strength_label(m['synthesize']['strength_choices'] or [m['synthesize']['strength']])} "
-                     f"x{m['synthesize']['multiplier']:g}" for m in todo]
+                     f"x{m['synthesize']['multiplier']:g}" for m in (job.member for job in todo)]
             kinds = Counter(pools)  # the same pool setting over seeds or draws: counted once
             shown = [f"{k} ({n} pools)" if n > 1 else k for k, n in list(kinds.items())[:8]]
             more = f", ... {len(kinds) - 8} more settings" if len(kinds) > 8 else ""
             extra = " (" + ", ".join(shown) + more + "; x = images per |train|)"
         lines.append(f"  {stage:<10} {len(todo)} job(s), {done} already complete{extra}")
-    lines += costs.estimate(p)
-    lines += needs.lines(p)
-    lines += graph.plan_lines(p)
+    members_by_stage = {s: [job.member for job in todo] for s, todo in by_stage.items()}
+    lines += costs.estimate(p, members_by_stage)
+    lines += needs.lines(p, members_by_stage)
+    lines += graph.plan_lines(p, g)
     downloads = fetch.needs(p)
     if downloads:
         gone = [i for i in downloads if fetch.present(i) is None]

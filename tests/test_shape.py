@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from diffmix_utils.stages import PACKAGES
+
 PACKAGE = Path(__file__).resolve().parent.parent / "diffmix_utils"
-STAGES = ("finetune", "synthesize", "filtering", "train", "analyze")
+STAGES = PACKAGES  # diffmix_utils/stages.py: the one table of stages
 RUNNER = "run"
 # entry points above the stages, like the notebooks: they may call a stage; no module imports them
 ENTRY_POINTS = ("verify",)

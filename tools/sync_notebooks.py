@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from diffmix_utils import params  # noqa: E402
+from diffmix_utils import params, stages  # noqa: E402
 from diffmix_utils.params.notebook import DEFAULT_PARAMS_FILE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +193,8 @@ def build(title: str, calls: list[str], stage: str | None = None) -> nbformat.No
 
 
 def stage_of(name: str) -> str | None:
-    return {"01": "finetune", "02": "synthesize", "03": "train", "04": "analyze"}.get(name[:2])
+    """The stage whose notebook is ``name`` (diffmix_utils/stages.py); None for the explorer."""
+    return next((s.name for s in stages.TABLE if s.notebook == name), None)
 
 
 def problems(name: str, nb: nbformat.NotebookNode) -> list[str]:

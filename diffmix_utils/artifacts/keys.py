@@ -16,6 +16,7 @@ from typing import Any
 from ..bundled import BUNDLED, bundled_digest
 from ..params import baseline_of
 from ..params.schema import SCHEMA
+from ..stages import folder
 from ..strategies import get_strategy
 from .identity import data_identity, folder_identity, model_identity
 
@@ -137,21 +138,21 @@ def dataset_cache(p: dict, key: str) -> Path:
 
 
 def finetune_dir(p: dict) -> Path:
-    return store(p) / "finetune" / finetune_key(p)
+    return store(p) / folder("finetune") / finetune_key(p)
 
 
 def synthesis_dir(p: dict) -> Path | None:
     key = synthesis_key(p)
-    return None if key is None else store(p) / "synthesize" / key
+    return None if key is None else store(p) / folder("synthesize") / key
 
 
 def filter_dir(p: dict) -> Path | None:
     key = filter_key(p)
-    return None if key is None else store(p) / "filter" / key
+    return None if key is None else store(p) / folder("filter") / key
 
 
 def train_dir(p: dict) -> Path:
-    return store(p) / "train" / train_key(p)
+    return store(p) / folder("train") / train_key(p)
 
 
 def figures_dir(p: dict) -> Path:

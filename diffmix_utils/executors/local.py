@@ -7,10 +7,9 @@ Workers die with the runner (``children``), also after a ``kill -9``.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-from .. import children
+from .. import children, handoff
 from ..graph import Job
 from .scheduler import member_file
 
@@ -33,8 +32,8 @@ class LocalBackend:
         with open(log, "a") as fh:
             fh.write(f"--- attempt {attempt} ---\n")
             fh.flush()
-            proc = children.popen([sys.executable, "-m", job.module, "--member-json",
-                                   str(member_file(job, self.run_dir))], stdout=fh, stderr=fh, env=env)
+            proc = children.popen(handoff.command(job.module, member_file(job, self.run_dir)),
+                                  stdout=fh, stderr=fh, env=env)
         return proc, slot, log
 
     def ended(self, handle) -> int | None:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import artifacts
+from .. import artifacts, handoff
 from ..graph import Job, ready, todo
 
 
@@ -73,6 +73,4 @@ def run(graph: dict[Path, Job], backend: Backend, retries: int, say=print, poll:
 
 def member_file(job: Job, folder: Path) -> Path:
     """The job's resolved member, written for ``python -m diffmix_utils.<module> --member-json FILE`` (atomically)."""
-    import json
-    return artifacts.write_text(folder / "jobs" / f"{job.stage}-{job.folder.name}.json",
-                                json.dumps(job.member, sort_keys=True, default=str))
+    return handoff.write_member(job.member, folder / "jobs" / f"{job.stage}-{job.folder.name}.json")

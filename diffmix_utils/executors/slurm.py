@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from .. import handoff
 from ..graph import Job
 from .scheduler import member_file
 
@@ -31,7 +32,7 @@ class JobCall:
 
     def __call__(self) -> int:
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
-        done = subprocess.run([sys.executable, "-m", self.module, "--member-json", self.member_json], env=env)
+        done = subprocess.run(handoff.command(self.module, self.member_json), env=env)
         if done.returncode < 0:  # stopped by a signal: SLURM is requeueing or cancelling this job. Writing
             time.sleep(600)      # no result lets the requeued job run again under its id; SLURM ends this one
         if done.returncode:

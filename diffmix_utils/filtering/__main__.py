@@ -13,11 +13,10 @@ baseline trained with the pool's seed).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from .. import artifacts, params
+from .. import artifacts, handoff, params
 from ..devices import torch_threads
 from .stage import run_filter, run_stage, score_pool
 
@@ -44,7 +43,7 @@ def main(argv=None) -> int:
         ap.error("give a parameter file or a synthesis folder, or --member-json")
     try:
         if a.member_json:
-            print(run_filter(json.loads(a.member_json.read_text())))
+            print(run_filter(handoff.read_member(a.member_json)))
             return 0
         if a.source.is_file():
             for folder in run_stage(params.load(a.source, params.parse_overrides(a.set))):

@@ -184,18 +184,7 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
     # --- resume from the newest checkpoint, if a previous run was interrupted ----------------------
     gen = torch.Generator(device="cpu").manual_seed(ft["seed"] + 1)  # latents, noise, timesteps
     lora_named = {n: q for n, q in unet.named_parameters() if "lora" in n}
-    first, log, resumed = 0, [], load_latest(work)
-    if resumed is not None:
-        tensors, state = resumed
-        with torch.no_grad():
-            for n, q in lora_named.items():
-                q.copy_(tensors[n])
-            if use_ti:
-                embedding.weight[token_ids] = tensors["embedding.rows"].to(device)
-        optimizer.load_state_dict(state["optimizer"])
-        restore_rng(state["rng"], gen, rank)
-        first, log = state["step"], state["log"]
-        print(f"rank {rank}: resuming the fine-tune from step {first} ({work})")
+    first, log = _resume(work, lora_named, embedding if use_ti else None, token_ids, optimizer, gen, rank, device)
     # DDP (and mixed precision) only around the modules that learn something
     wrapped_unet = acc.prepare(unet) if use_lora else unet
     wrapped_text = acc.prepare(text_encoder) if use_ti else text_encoder
@@ -262,20 +251,48 @@ def _train(p: dict, split: dict, out: Path, work: Path) -> None:
 
     # --- save in the formats diffusers loads, then publish the folder atomically ----------------
     if acc.is_main_process:
-        with atomic_dir(out) as tmp:
-            _save(tmp, unet, text_encoder, token_ids, tokens, use_lora)
-            (tmp / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
-            artifacts.write_json(tmp / "tokens.json", {
-                "mode": ft["mode"], "classes": classes, "superclass": superclass,
-                "tokens": tokens if use_ti else [], "prompt_template": PROMPT_TEMPLATE,
-                "init_token": ft["init_token"], "base": p["model"]["base"]})
-            provenance.write(tmp, p, device, ft["mixed_precision"] + " autocast" if acc.mixed_precision != "no"
-                             else "fp32")
-            artifacts.mark_done(tmp, {"steps": ft["steps"], "final_loss": log[-1]["loss"],
-                                      "seconds": round(time.time() - start, 1), "device": str(device),
-                                      "processes": world, "resumed_from_step": first})
+        _publish(p, out, unet, text_encoder, (token_ids, tokens, use_ti, use_lora), (classes, superclass), log,
+                 {"steps": ft["steps"], "final_loss": log[-1]["loss"], "seconds": round(time.time() - start, 1),
+                  "device": str(device), "processes": world, "resumed_from_step": first},
+                 ft["mixed_precision"] + " autocast" if acc.mixed_precision != "no" else "fp32", device)
         shutil.rmtree(work, ignore_errors=True)
     acc.wait_for_everyone()
+
+
+def _resume(work: Path, lora_named: dict, embedding, token_ids: list[int], optimizer, gen, rank: int, device):
+    """(the step to continue after, the loss log so far) from the newest checkpoint in ``work``, its
+    LoRA weights, class-token rows (``embedding``: None without textual inversion), optimizer and
+    random state loaded in place; (0, []) when there is none."""
+    resumed = load_latest(work)
+    if resumed is None:
+        return 0, []
+    tensors, state = resumed
+    with torch.no_grad():
+        for n, q in lora_named.items():
+            q.copy_(tensors[n])
+        if embedding is not None:
+            embedding.weight[token_ids] = tensors["embedding.rows"].to(device)
+    optimizer.load_state_dict(state["optimizer"])
+    restore_rng(state["rng"], gen, rank)
+    print(f"rank {rank}: resuming the fine-tune from step {state['step']} ({work})")
+    return state["step"], state["log"]
+
+
+def _publish(p: dict, out: Path, unet, text_encoder, learned: tuple, names: tuple, log: list[dict], done: dict,
+             precision: str, device) -> None:
+    """The fine-tune's folder, written whole: LoRA and embeddings as diffusers loads them, the loss log,
+    ``tokens.json``, ``provenance.json``, then the done marker (``done``). ``learned``: (token ids,
+    tokens, textual inversion used, LoRA used); ``names``: (classes, superclass)."""
+    ft, (token_ids, tokens, use_ti, use_lora), (classes, superclass) = p["finetune"], learned, names
+    with atomic_dir(out) as tmp:
+        _save(tmp, unet, text_encoder, token_ids, tokens, use_lora)
+        (tmp / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+        artifacts.write_json(tmp / "tokens.json", {
+            "mode": ft["mode"], "classes": classes, "superclass": superclass,
+            "tokens": tokens if use_ti else [], "prompt_template": PROMPT_TEMPLATE,
+            "init_token": ft["init_token"], "base": p["model"]["base"]})
+        provenance.write(tmp, p, device, precision)
+        artifacts.mark_done(tmp, done)
 
 
 def run_stage(p: dict) -> list:

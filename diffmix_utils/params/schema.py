@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..data.registry import DATASET_NAMES as DATASETS
+from ..stages import NOTEBOOK_STAGES
 
 STRATEGIES = ("none", "diff-mix", "diff-aug", "diff-gen", "real-mix", "real-aug", "real-gen",
               "ti-mix", "ti-aug", "noise-mix", "oracle-mix")
@@ -20,7 +21,7 @@ SECTIONS = ("data", "model", "finetune", "synthesize", "filter", "train", "analy
 # keys that moved, and where to: an old spelling still works, with a one-line notice
 MOVED_KEYS = {"synthesize.filter": "filter.scorer", "synthesize.filter_fraction": "filter.fraction",
               "synthesize.filter_model": "filter.model"}
-STAGES = ("finetune", "synthesize", "train", "analyze")
+STAGES = NOTEBOOK_STAGES  # the runner's --only choices: the stages with a notebook (diffmix_utils/stages.py)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,12 @@ under ``accelerate launch`` / ``torchrun``, where the launched processes shard t
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from .. import artifacts, jobs, params
+from .. import artifacts, handoff, jobs, params
 from ..devices import pick_device
 from .stage import prepare, run_shard, run_stage, run_synthesis
 
@@ -44,8 +43,7 @@ def main(argv=None) -> int:
     ap = parser()
     a = ap.parse_args(argv)
     if a.member_json:  # a shard worker of a pool (--shard), or a whole pool (an executor's job)
-        with open(a.member_json) as fh:
-            member = json.load(fh)
+        member = handoff.read_member(a.member_json)
         run_shard(member, *a.shard) if a.shard else run_synthesis(member)
         return 0
     p = params.load(a.params_file, params.parse_overrides(a.set))

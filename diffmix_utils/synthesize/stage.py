@@ -19,9 +19,6 @@ The pool is never rewritten after ``done.json``: a filter's scores live in their
 """
 from __future__ import annotations
 
-import json
-import os
-import sys
 import tempfile
 import threading
 import time
@@ -29,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from .. import artifacts, children, locks, jobs, progress, provenance
+from .. import artifacts, children, handoff, jobs, locks, progress, provenance
 from ..devices import deterministic_kernels, pick_device
 from ..models.translate import check_finetune, load_strategy_pipeline, render_batch, synthesis_dtype
 from ..strategies import get_strategy
@@ -111,14 +108,11 @@ def run_shard(p: dict, index: int, count: int, device: str | None = None) -> int
 
 
 def _run_workers(p: dict, count: int) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(p, fh)
-    try:
-        procs = [children.popen([sys.executable, "-m", "diffmix_utils.synthesize", "--member-json", fh.name,
-                                 "--shard", str(k), str(count)]) for k in range(count)]
+    with tempfile.TemporaryDirectory() as work:
+        member = handoff.write_member(p, Path(work) / "member.json")
+        procs = [children.popen(handoff.command("diffmix_utils.synthesize", member, "--shard", str(k), str(count)))
+                 for k in range(count)]
         failed = [k for k, code in enumerate(children.wait_all(procs)) if code != 0]  # interrupted: all stop
-    finally:
-        os.unlink(fh.name)
     if failed:
         raise RuntimeError(f"synthesis workers {failed} of {count} failed (see their output above); "
                            "rerun to continue: finished images are kept")

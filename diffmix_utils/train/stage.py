@@ -156,23 +156,7 @@ def _train_classifier(p: dict, out: Path) -> Path:
     cmo = (MinorityCutMix(train_set, counts, tr["cmo"], tr["batch_size"] // world, tr["epochs"],
                           p["seed"] + 7919 * rank) if tr["cmo"] else None)
 
-    # --- resume from the last finished epoch ------------------------------------------------------
-    metrics, first_epoch = [], 0
-    if (out / "state.pt").is_file() and (out / "metrics.jsonl").is_file():
-        try:
-            state = torch.load(out / "state.pt", map_location=device, weights_only=True)
-        except Exception as exc:  # truncated or not a torch file
-            raise ArtifactError(f"{str(out / 'state.pt')!r} cannot be resumed from ({type(exc).__name__}); delete "
-                                "it to restart this run from epoch 0, or delete the folder") from None
-        metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][:state["epoch"]]
-        if len(metrics) < state["epoch"]:  # stopped between the two writes by a version that wrote state first
-            raise ArtifactError(f"{str(out / 'metrics.jsonl')!r} has {len(metrics)} rows but {str(out / 'state.pt')!r} "
-                                f"is at epoch {state['epoch']}; delete both to restart this run from epoch 0")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        first_epoch = state["epoch"]
-        print(f"rank {rank}: resuming {out} at epoch {first_epoch}")
+    metrics, first_epoch = _resume(out, model, optimizer, schedule, device, rank)
     wrapped, optimizer = acc.prepare(model, optimizer)  # DDP when world > 1; AMP on CUDA
 
     for epoch in progress.bar(range(first_epoch, tr["epochs"]), desc="train", unit="epoch",
@@ -215,6 +199,35 @@ def _train_classifier(p: dict, out: Path) -> Path:
 
     if not acc.is_main_process:
         return out
+    return _publish(p, out, metrics, synthetic, split, device)
+
+
+def _resume(out: Path, model, optimizer, schedule, device, rank: int) -> tuple[list[dict], int]:
+    """(the metrics rows kept, the epoch to start at): from the last evaluated epoch's ``state.pt`` when
+    there is one (model, optimizer and schedule loaded in place), else ([], 0)."""
+    metrics, first_epoch = [], 0
+    if (out / "state.pt").is_file() and (out / "metrics.jsonl").is_file():
+        try:
+            state = torch.load(out / "state.pt", map_location=device, weights_only=True)
+        except Exception as exc:  # truncated or not a torch file
+            raise ArtifactError(f"{str(out / 'state.pt')!r} cannot be resumed from ({type(exc).__name__}); delete "
+                                "it to restart this run from epoch 0, or delete the folder") from None
+        metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][:state["epoch"]]
+        if len(metrics) < state["epoch"]:  # stopped between the two writes by a version that wrote state first
+            raise ArtifactError(f"{str(out / 'metrics.jsonl')!r} has {len(metrics)} rows but {str(out / 'state.pt')!r} "
+                                f"is at epoch {state['epoch']}; delete both to restart this run from epoch 0")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        first_epoch = state["epoch"]
+        print(f"rank {rank}: resuming {out} at epoch {first_epoch}")
+    return metrics, first_epoch
+
+
+def _publish(p: dict, out: Path, metrics: list[dict], synthetic: list[dict], split: dict, device) -> Path:
+    """``result.json`` (the epoch chosen on validation and its accuracies, with the settings that made
+    them), ``provenance.json``, then the done marker."""
+    tr = p["train"]
     result = summarize(metrics)
     result.update({"member": p.get("member", "main"), "strategy": p["synthesize"]["strategy"],
                    "strength": p["synthesize"]["strength"], "seed": p["seed"], "p": tr["p"],
