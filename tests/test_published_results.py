@@ -61,28 +61,35 @@ def test_the_published_tables_recompute_from_the_per_member_rows(name, tmp_path)
         pd.testing.assert_frame_equal(_through_csv(frame), files[table], check_dtype=False)
 
 
-def test_the_toy_reproductions_tables_render_from_published_rows(tmp_path, monkeypatch):
-    """The README and docs tables of ``toy_regimes`` from a published run (made-up accuracies, 4 draws),
-    the 3-draw history table recomputed from the first draws' rows."""
+def _published_with_made_up_rows(name: str, seeds: list[int], tmp_path, monkeypatch, seed: int):
+    """Publish ``params/<name>.yaml`` over ``seeds`` from made-up classifier results (every metric of a
+    member the same accuracy), into a temporary ``results/``; returns tools/result_tables.py as a module."""
     import importlib.util
 
     from diffmix_utils import artifacts
-    p = params.load(ROOT / "params" / "toy_regimes.yaml",
-                    params.parse_overrides([f"workdir={tmp_path / 'runs'}", "sweep.seed=[0, 1, 2, 3]"]))
-    rng = np.random.default_rng(1)
+    p = params.load(ROOT / "params" / f"{name}.yaml",
+                    params.parse_overrides([f"workdir={tmp_path / 'runs'}", f"sweep.seed={seeds}"]))
+    rng = np.random.default_rng(seed)
     for m in params.expand_sweep(p):
         folder = artifacts.train_dir(m)
         if not artifacts.is_done(folder):
             folder.mkdir(parents=True, exist_ok=True)
             acc = round(0.5 + 0.2 * rng.random(), 4)
-            artifacts.write_json(folder / "result.json", {k: acc for k in
-                                                          ("val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best")})
+            artifacts.write_json(folder / "result.json", {k: acc for k in (
+                "val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best", "test_worst_group_acc_at_best_val")})
             artifacts.mark_done(folder)
     monkeypatch.setattr(published, "RESULTS_DIR", tmp_path / "results")
-    published.publish(p, "params/toy_regimes.yaml", ["params/toy_regimes.yaml"])
+    published.publish(p, f"params/{name}.yaml", [f"params/{name}.yaml"])
     spec = importlib.util.spec_from_file_location("result_tables", ROOT / "tools" / "result_tables.py")
     tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tables)
+    return tables
+
+
+def test_the_toy_reproductions_tables_render_from_published_rows(tmp_path, monkeypatch):
+    """The README and docs tables of ``toy_regimes`` from a published run (made-up accuracies, 4 draws),
+    the 3-draw history table recomputed from the first draws' rows."""
+    tables = _published_with_made_up_rows("toy_regimes", [0, 1, 2, 3], tmp_path, monkeypatch, 1)
     summary, claims, first = tables.regimes_summary(), tables.regimes_claims(), tables.regimes_claims(3)
     assert summary.count("\n") == 6 and "| Diff-Mix − real-mix |" in summary
     named = published.load("toy_regimes")["claim_named"].set_index("arm")
@@ -94,25 +101,7 @@ def test_the_toy_reproductions_tables_render_from_published_rows(tmp_path, monke
 def test_the_toy_paper_table_renders_from_published_rows(tmp_path, monkeypatch):
     """docs' Run 1 table from a published ``toy_paper`` (made-up accuracies, 3 seeds): every claim in
     the paper's order, the shift claim in worst-group accuracy, the controls against their partners."""
-    import importlib.util
-
-    from diffmix_utils import artifacts
-    p = params.load(ROOT / "params" / "toy_paper.yaml",
-                    params.parse_overrides([f"workdir={tmp_path / 'runs'}", "sweep.seed=[0, 1, 2]"]))
-    rng = np.random.default_rng(2)
-    for m in params.expand_sweep(p):
-        folder = artifacts.train_dir(m)
-        if not artifacts.is_done(folder):
-            folder.mkdir(parents=True, exist_ok=True)
-            acc = round(0.5 + 0.2 * rng.random(), 4)
-            artifacts.write_json(folder / "result.json", {k: acc for k in (
-                "val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best", "test_worst_group_acc_at_best_val")})
-            artifacts.mark_done(folder)
-    monkeypatch.setattr(published, "RESULTS_DIR", tmp_path / "results")
-    published.publish(p, "params/toy_paper.yaml", ["params/toy_paper.yaml"])
-    spec = importlib.util.spec_from_file_location("result_tables", ROOT / "tools" / "result_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
+    tables = _published_with_made_up_rows("toy_paper", [0, 1, 2], tmp_path, monkeypatch, 2)
     text = tables.TABLES["toy_paper/claims"]()
     firsts = [line.split("|")[1].strip() for line in text.splitlines()[2:] if line.split("|")[1].strip()]
     assert firsts == ["few-shot", "shift (worst group)", "strength", "controls"]

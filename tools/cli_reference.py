@@ -19,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+import generated_page  # noqa: E402
 PAGE = ROOT / "docs" / "cli.md"
 
 # (command, what it is for): the page's order. A module's parser is ``parser()`` in the module, or in
@@ -122,21 +124,11 @@ def _anchor(command: str) -> str:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python tools/cli_reference.py`` (docs/cli.md is generated from it)."""
-    ap = argparse.ArgumentParser(prog="python tools/cli_reference.py",
-                                 description="Write docs/cli.md from the commands' argument parsers.")
-    ap.add_argument("--check", action="store_true", help="exit 1 if the page and the parsers disagree; write nothing")
-    return ap
+    return generated_page.parser("cli_reference.py", "docs/cli.md", "the commands' argument parsers")
 
 
 def main(argv: list[str]) -> int:
-    text = page()
-    if parser().parse_args(argv).check:
-        if not PAGE.is_file() or PAGE.read_text() != text:
-            print(f"{PAGE.relative_to(ROOT)} disagrees with the parsers; run python tools/cli_reference.py")
-            return 1
-        return 0
-    PAGE.write_text(text)
-    return 0
+    return generated_page.write_or_check(PAGE, page, parser().parse_args(argv).check, "the commands' argument parsers", "cli_reference.py")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generated_page  # noqa: E402
 from diffmix_utils.params.schema import MOVED_KEYS, SCHEMA, Field  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,21 +78,11 @@ def page() -> str:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python tools/parameter_reference.py`` (docs/cli.md is generated from it)."""
-    ap = argparse.ArgumentParser(prog="python tools/parameter_reference.py",
-                                 description="Write docs/parameters.md from the schema.")
-    ap.add_argument("--check", action="store_true", help="exit 1 if the page and the schema disagree; write nothing")
-    return ap
+    return generated_page.parser("parameter_reference.py", "docs/parameters.md", "the schema")
 
 
 def main(argv: list[str]) -> int:
-    text = page()
-    if parser().parse_args(argv).check:
-        if not PAGE.is_file() or PAGE.read_text() != text:
-            print(f"{PAGE.relative_to(ROOT)} disagrees with the schema; run python tools/parameter_reference.py")
-            return 1
-        return 0
-    PAGE.write_text(text)
-    return 0
+    return generated_page.write_or_check(PAGE, page, parser().parse_args(argv).check, "the schema", "parameter_reference.py")
 
 
 if __name__ == "__main__":
