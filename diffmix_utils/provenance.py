@@ -22,7 +22,7 @@ LIBRARIES = ("torch", "torchvision", "diffusers", "transformers", "peft", "timm"
              "numpy")
 KIT_ROOT = Path(__file__).resolve().parent.parent
 # what must agree for numbers to be comparable (the rest, e.g. the commit, is reported, not compared)
-ENVIRONMENT_KEYS = ("python", *LIBRARIES, "cuda", "devices", "device_count", "cpu_capability")
+ENVIRONMENT_KEYS = ("python", *LIBRARIES, "cuda", "devices", "device_count", "cpu_capability", "cpu_model")
 
 
 def _version(name: str) -> str | None:
@@ -64,7 +64,21 @@ def environment(device: str | None = None) -> dict:
         env["device_count"] = 1
         env["torch_threads"] = torch.get_num_threads()  # changes the last bits (cluster.cpu_threads)
         env["cpu_capability"] = torch.backends.cpu.get_cpu_capability()  # the vector kernels torch picked
+        env["cpu_model"] = cpu_model()  # MKL and oneDNN pick kernels by vendor and model, not only by ISA
     return env
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; else what ``platform`` says): one AVX512 machine from
+    another vendor trained the same classifier to other last bits (docs/artifacts.md)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 @lru_cache(maxsize=8)

@@ -38,12 +38,18 @@ def _through_csv(df: pd.DataFrame) -> pd.DataFrame:
     return pd.read_csv(buffer)
 
 
+MUST_BE_RECORDED = ("cpu_model",)  # results made before the kit recorded it: not provably this platform
+
+
 def platform_differences(run_env: pd.DataFrame, ref_env: pd.DataFrame) -> list[str]:
     """What differs between the environments of this run and the reference's ("torch: 2.14.1 vs 2.13.0");
     empty on the same platform. A value the reference did not record is not compared."""
     out = []
     for key in provenance.ENVIRONMENT_KEYS:
         if key not in ref_env or ref_env[key].isna().all():
+            if key in MUST_BE_RECORDED:  # without it, the same platform cannot be told
+                here = sorted(set(run_env.get(key, pd.Series(["?"])).dropna().astype(str))) or ["?"]
+                out.append(f"{key}: {'/'.join(here)} here, not recorded in the reference")
             continue
         ref, run = sorted(set(ref_env[key].astype(str))), sorted(set(run_env.get(key, pd.Series(["?"])).astype(str)))
         if ref != run:

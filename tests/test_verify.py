@@ -76,6 +76,20 @@ def test_on_another_platform_each_difference_is_placed_against_the_seed_spread(t
     assert status == 1 and "outside the seed spread" in out
 
 
+def test_a_reference_without_its_cpu_model_is_not_taken_for_this_platform(tmp_path, capsys):
+    """One AVX512 machine of another vendor gives other last bits (2026-12-07): a reference that did not
+    record its CPU model cannot be called this platform's, so verify places differences in the spread."""
+    p = _finished_run(tmp_path)
+    ref = published.publish(p, "pub.yaml", ["pub.yaml"], tmp_path / "ref")
+    env = pd.read_csv(ref / "environment.csv")
+    assert env["cpu_model"].iloc[0] == provenance.cpu_model()
+    status, out = _verify(p, ref, capsys)
+    assert status == 0 and "platform: the reference's" in out
+    env.drop(columns=["cpu_model"]).to_csv(ref / "environment.csv", index=False)
+    status, out = _verify(p, ref, capsys)
+    assert status == 0 and "cpu_model: " in out and "not recorded in the reference" in out
+
+
 def test_an_unfinished_run_and_a_missing_reference_say_what_to_do(tmp_path, capsys):
     p = _finished_run(tmp_path)
     ref = published.publish(p, "pub.yaml", ["pub.yaml"], tmp_path / "ref")
