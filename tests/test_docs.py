@@ -80,3 +80,34 @@ def test_readme_is_a_front_door():
     for must in ("make demo", "make test", "docs/parameters.md", "CITATION.cff", "LICENSE", "2403.19600"):
         assert must in text, must
     assert (ROOT / "LICENSE").is_file() and (ROOT / "CITATION.cff").is_file()
+
+
+# phrases that were wrong once (#34): stale cross-references after the split into docs/, the project's
+# own history in user pages, a caption its own image contradicts
+RETIRED = ["(next section)", "the Datasets table", "the whole test suite", "by mistake", "a slow day",
+           "first CI run", "the background stays", "Python 3.10", "torch, CPU build", "Spec C.1"]
+USER_TEXT = [*PAGES[:1], *[p for p in PAGES[2:]], *sorted((ROOT / "params").rglob("*.yaml"))]
+
+
+@pytest.mark.parametrize("page", USER_TEXT, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_retired_phrase_comes_back(page):
+    found = [phrase for phrase in RETIRED if phrase in page.read_text()]
+    assert not found, f"{page.name}: {found}"
+
+
+def test_the_python_the_pages_ask_for_is_pyprojects():
+    import tomllib
+    need = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    version = re.fullmatch(r">=(3\.\d+)", need).group(1)
+    for page in (ROOT / "README.md", ROOT / "docs" / "install.md"):
+        said = set(re.findall(r"Python (3\.\d+) or newer", page.read_text()))
+        assert said == {version}, f"{page.name} says Python {said or '(nothing)'} or newer; pyproject: {need}"
+    assert f"python={version}" in (ROOT / "environment.yml").read_text()
+
+
+def test_environment_yml_lists_every_dependency_of_pyproject():
+    import tomllib
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in deps}
+    listed = set(re.findall(r"^\s*-\s+([A-Za-z0-9_.-]+)", (ROOT / "environment.yml").read_text(), re.M))
+    assert names <= {n.lower() for n in listed}, sorted(names - {n.lower() for n in listed})
