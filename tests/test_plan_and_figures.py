@@ -118,6 +118,9 @@ def test_analysis_of_a_fabricated_results_folder(tmp_path, capsys):
     assert "<NA>" not in results_md and "nan" not in results_md
     header, _, first_row = ([c.strip() for c in line.strip("|").split("|")] for line in results_md.splitlines()[:3])
     assert first_row[header.index("strategy")] == "none"  # the baseline row first
+    # a reader meets method, accuracy, difference and verdict first, the settings after (#34)
+    assert header.index("test accuracy (%)") < header.index("Δ vs baseline [95 %]") < header.index("verdict") \
+        < header.index("dataset")
     assert {"results.csv", "results.md", "runs.csv", "accuracy_vs_strength.png",
             "accuracy_vs_synthesize.multiplier.png", "class_histogram.png", "soft_label_gamma_curves.png"} <= written
     table = pd.read_csv(tmp_path / "fig" / "t" / "tables" / "results.csv")
