@@ -52,8 +52,13 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def serve(root: Path, shots: Path, scratch: Path):
     """A JupyterLab serving ``root``, with its own config and workspace folders under ``scratch`` (a
-    user's ~/.jupyter cannot change what it shows); stopped on exit."""
+    user's ~/.jupyter cannot change what it shows); stopped on exit. Autosave is off and every notebook
+    under ``root/notebooks`` is put back byte for byte on exit: a run leaves no outputs in the repository."""
     shots.mkdir(parents=True, exist_ok=True)
+    settings = scratch / "config" / "lab" / "user-settings" / "@jupyterlab" / "docmanager-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
+    committed = {p: p.read_bytes() for p in (Path(root) / "notebooks").glob("*.ipynb")}
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(scratch / "config")}
     port, log = _free_port(), scratch / "server.log"
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
@@ -76,6 +81,9 @@ def serve(root: Path, shots: Path, scratch: Path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        for path, data in committed.items():
+            if path.read_bytes() != data:
+                path.write_bytes(data)
 
 
 @contextlib.contextmanager
