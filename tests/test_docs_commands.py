@@ -6,7 +6,6 @@ pages show are run."""
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import docs_commands as dc  # noqa: E402
+from in_process import run_cli  # noqa: E402
 
 ROOT = dc.ROOT
 FOUND = [(name, command) for name, kind, text in dc.sources() for command in dc.commands(kind, text)]
@@ -91,7 +91,6 @@ def _exports() -> list[tuple[str, str, dict[str, str]]]:
 
 
 def test_every_exported_cache_path_is_where_fetch_writes():
-    from diffmix_utils.fetch import cache_variables
     exports = _exports()
     assert {n for n, _, _ in exports} >= {"docs/paper.md", "tools/run_paper.sbatch"}
     bad = [f"{name}: {line}" for name, line, found in exports if not _as_fetch_writes(found)]
@@ -182,9 +181,9 @@ def test_the_figure_check_catches_what_it_looks_for():
 
 # --- the CLI reference, and commands actually run --------------------------------------------------
 
-def test_cli_reference_equals_the_parsers():
-    r = subprocess.run([sys.executable, "tools/cli_reference.py", "--check"], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+def test_cli_reference_equals_the_parsers(monkeypatch, capsys):
+    code, printed = run_cli(["python", "tools/cli_reference.py", "--check"], monkeypatch, capsys)
+    assert code == 0, printed
 
 
 CHEAP = ["python -m diffmix_utils.run params/demo.yaml --plan",
@@ -195,18 +194,17 @@ CHEAP = ["python -m diffmix_utils.run params/demo.yaml --plan",
 
 
 @pytest.mark.parametrize("command", CHEAP)
-def test_cheap_commands_the_pages_show_run(command):
+def test_cheap_commands_the_pages_show_run(command, monkeypatch, capsys):
     shown = {re.sub(r"\s+#.*", "", c).strip() for _, c in FOUND}
     assert command in shown, "no page shows this command any more"
-    words = command.split()
-    r = subprocess.run([sys.executable, *words[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    code, printed = run_cli(command.split(), monkeypatch, capsys)
+    assert code == 0, printed
 
 
-def test_the_smoke_file_plans_with_the_flags_the_pages_show(tmp_path):
+def test_the_smoke_file_plans_with_the_flags_the_pages_show(tmp_path, monkeypatch, capsys):
     """``--plan`` with ``--set`` and the executor flags on params/smoke.yaml, through the real runner."""
-    r = subprocess.run([sys.executable, "-m", "diffmix_utils.run", "params/smoke.yaml", "--plan", "--set",
-                        f"workdir={tmp_path}", "--set", "train.epochs=3", "--executor", "local", "--workers", "2"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0 and "finetune" in r.stdout, r.stdout + r.stderr
+    code, printed = run_cli(["python", "-m", "diffmix_utils.run", "params/smoke.yaml", "--plan", "--set",
+                                     f"workdir={tmp_path}", "--set", "train.epochs=3", "--executor", "local",
+                                     "--workers", "2"], monkeypatch, capsys)
+    assert code == 0 and "finetune" in printed, printed
     assert not any(tmp_path.iterdir()), "--plan must write nothing"

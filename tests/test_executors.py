@@ -1,11 +1,10 @@
 """The job graph: dependencies, critical path, the W-worker estimate (the executors: tests_process, tests_cluster)."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from diffmix_utils import artifacts, graph, params
+from in_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,12 +39,11 @@ def test_a_classifier_filter_waits_for_its_baseline():
     assert readers and all(j.needs == [artifacts.filter_dir(j.member)] for j in readers)
 
 
-def test_plan_shows_the_graph():
-    r = subprocess.run([sys.executable, "-m", "diffmix_utils.run", str(ROOT / "params" / "toy_paper.yaml"), "--plan"],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    assert "job graph: 100 jobs (finetune 2, synthesize 13, filter 0, train 85); critical path 3 jobs" in r.stdout
-    assert "2 workers" in r.stdout
+def test_plan_shows_the_graph(monkeypatch, capsys):
+    code, printed = run_cli(["python", "-m", "diffmix_utils.run", "params/toy_paper.yaml", "--plan"], monkeypatch, capsys)
+    assert code == 0, printed
+    assert "job graph: 100 jobs (finetune 2, synthesize 13, filter 0, train 85); critical path 3 jobs" in printed
+    assert "2 workers" in printed
 
 
 def test_only_runs_the_named_stages_jobs_with_the_chosen_executor(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from diffmix_utils import params
+from in_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
@@ -31,10 +32,9 @@ def test_committed_without_outputs_and_parameters_first(path):
         f"{path.name} holds outputs; commit notebooks without them: python tools/sync_notebooks.py --clear-outputs"
 
 
-def test_parameters_cells_match_the_schema():
-    r = subprocess.run([sys.executable, "tools/sync_notebooks.py", "--check"], cwd=ROOT,
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout
+def test_parameters_cells_match_the_schema(monkeypatch, capsys):
+    code, printed = run_cli(["python", "tools/sync_notebooks.py", "--check"], monkeypatch, capsys)
+    assert code == 0, printed
 
 
 def _sync_tool():
@@ -100,33 +100,36 @@ def test_smoke_run_executes_all_four_notebooks_then_skips(tmp_path):
     assert again.returncode == 0 and again.stdout.count("complete, skipped") == 4
 
 
+def _papermill(notebook: Path, out: Path, *args: str) -> dict:
+    """papermill's own command line as its user types it, up to the parameters it injects (--prepare-only),
+    then the notebook's code cells in this process: what a kernel would run, without a kernel's start."""
+    from click.testing import CliRunner
+    from papermill.cli import papermill
+    r = CliRunner().invoke(papermill, [str(notebook), str(out), "--prepare-only", *args], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    namespace: dict = {}
+    for cell in nbformat.read(out, as_version=4).cells:
+        if cell.cell_type == "code":
+            exec(compile(cell.source, str(out), "exec"), namespace)
+    return namespace
+
+
 @pytest.mark.parametrize("how", [["-f", "params/smoke.yaml"], ["-p", "params_file", "params/smoke.yaml"],
                                  ["-y", "overrides: {name: smoke, train.epochs: 3}"]], ids=["-f", "-p", "-y"])
-def test_papermill_runs_the_file_its_user_names(tmp_path, how):
+def test_papermill_runs_the_file_its_user_names(tmp_path, monkeypatch, how):
     nb = nbformat.read(ROOT / "notebooks" / "04_analyze.ipynb", as_version=4)
-    nb.cells = nb.cells[:3] + [nbformat.v4.new_code_cell("print('RUN', P['name'], P['train']['epochs'])")]
+    nb.cells = nb.cells[:3]  # the title, the parameters cell and the cell that loads the parameter file
     nbformat.write(nb, tmp_path / "head.ipynb")
-    r = subprocess.run([sys.executable, "-m", "papermill", str(tmp_path / "head.ipynb"), str(tmp_path / "out.ipynb"),
-                        "--cwd", str(ROOT), *how], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
-    printed = [o.text for o in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[-1].outputs]
+    monkeypatch.chdir(ROOT)
+    P = _papermill(tmp_path / "head.ipynb", tmp_path / "out.ipynb", *how)["P"]
     epochs = 3 if how[0] == "-y" else params.load(ROOT / "params" / "smoke.yaml")["train"]["epochs"]
-    assert printed == [f"RUN smoke {epochs}\n"]
+    assert (P["name"], P["train"]["epochs"]) == ("smoke", epochs)
 
 
-def test_papermill_alone_rejects_an_unknown_parameter(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "04_analyze.ipynb"),
-                        str(tmp_path / "out.ipynb"), "-p", "bogus_key", "1", "-p", "workdir", str(tmp_path)],
-                       cwd=tmp_path, capture_output=True, text=True)
-    assert r.returncode != 0
-    assert "ParamsError" in r.stderr and "unknown key 'bogus_key'" in r.stderr
+def test_papermill_alone_rejects_an_unknown_parameter(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(params.ParamsError, match="unknown key 'bogus_key'"):
+        _papermill(ROOT / "notebooks" / "04_analyze.ipynb", tmp_path / "out.ipynb",
+                   "-p", "bogus_key", "1", "-p", "workdir", str(tmp_path))
 
 
-def test_a_failing_notebook_stops_the_run_naming_notebook_and_error(tmp_path):
-    empty = tmp_path / "not-a-model"
-    empty.mkdir()
-    r = _run([str(ROOT / "params" / "smoke.yaml"), "--set", f"workdir={tmp_path / 'runs'}",
-              "--set", f"model.base={empty}"], cwd=tmp_path)
-    assert r.returncode == 1
-    last = r.stderr.strip().splitlines()[-1]
-    assert "stage 'finetune' failed in" in last and "01_finetune.ipynb" in last and "OSError" in last

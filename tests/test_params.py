@@ -10,6 +10,7 @@ import yaml
 
 from diffmix_utils import params
 from diffmix_utils.params import ParamsError
+from in_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,11 +146,11 @@ def test_cli_bad_file_exits_2_with_one_line_and_creates_nothing(tmp_path):
     assert "Traceback" not in r.stderr and not (tmp_path / "runs").exists()
 
 
-def test_cli_plan_runs_nothing(tmp_path):
-    r = _run_cli(str(ROOT / "params" / "demo.yaml"), "--plan", "--set", f"workdir={tmp_path / 'runs'}",
-                 cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert "15 sweep member(s)" in r.stdout and "synthesize 2 job(s)" in r.stdout.replace("  ", " ")
+def test_cli_plan_runs_nothing(tmp_path, monkeypatch, capsys):
+    code, printed = run_cli(["python", "-m", "diffmix_utils.run", str(ROOT / "params" / "demo.yaml"), "--plan",
+                             "--set", f"workdir={tmp_path / 'runs'}"], monkeypatch, capsys, cwd=tmp_path)
+    assert code == 0, printed
+    assert "15 sweep member(s)" in printed and "synthesize 2 job(s)" in printed.replace("  ", " ")
     assert not (tmp_path / "runs" / "demo").exists()
 
 
