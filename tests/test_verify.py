@@ -112,3 +112,14 @@ def test_publishing_from_a_checkout_with_uncommitted_changes_is_refused(monkeypa
     monkeypatch.setattr(provenance, "kit", lambda: {"kit_version": "0", "kit_commit": "abc", "kit_dirty": True})
     assert published.main(["params/demo.yaml"]) == 2
     assert "uncommitted changes" in capsys.readouterr().err
+
+
+def test_the_environment_lists_every_kit_commit_that_trained_a_member(tmp_path):
+    from diffmix_utils.analyze.tables import collect_results, environment_table
+    p = _finished_run(tmp_path)
+    first = artifacts.train_dir(params.expand_sweep(p)[0]) / "provenance.json"
+    record = artifacts.read_json(first)
+    artifacts.write_json(first, {**record, "kit_commit": "0" * 40})  # one classifier made by another commit
+    table = environment_table(collect_results(p))
+    assert len(table) == 1 and table.at[0, "members"] == 8  # the commit is reported, not compared
+    assert set(table.at[0, "kit_commit"].split()) == {"0" * 40, str(record["kit_commit"])}

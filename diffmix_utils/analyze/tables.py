@@ -190,19 +190,25 @@ def write_table(df: pd.DataFrame, folder: Path, name: str, shown: pd.DataFrame |
 
 def environment_table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per distinct environment the table's runs were trained in (``provenance.json``), with
-    the members that share it; prints a warning when there is more than one."""
+    the members that share it and every kit commit that trained one of them (the commit is reported,
+    not compared: one key holds one content whichever commit made it); prints a warning when there is
+    more than one environment."""
     rows = {}
     for _, r in results.iterrows():
         path = Path(r["train_dir"]) / "provenance.json"
         record = artifacts.read_json(path) if path.is_file() else {}
         key = provenance.comparable(record)
         entry = rows.setdefault(key, {**{k: record.get(k) for k in provenance.ENVIRONMENT_KEYS},
-                                      "kit_commit": record.get("kit_commit"), "kit_dirty": record.get("kit_dirty"),
+                                      "kit_commit": [], "kit_dirty": record.get("kit_dirty"),
                                       "base_model": record.get("base_model"),
                                       "resolved_revision": record.get("resolved_revision"), "members": []})
         entry["members"].append(r["member"])
+        if record.get("kit_commit") not in entry["kit_commit"]:
+            entry["kit_commit"].append(record.get("kit_commit"))
+        entry["kit_dirty"] = bool(entry["kit_dirty"] or record.get("kit_dirty"))
     table = pd.DataFrame([{**e, "devices": ", ".join(e["devices"] or []) if isinstance(e["devices"], list)
-                           else e["devices"], "members": len(e["members"])} for e in rows.values()])
+                           else e["devices"], "kit_commit": " ".join(str(c) for c in e["kit_commit"]),
+                           "members": len(e["members"])} for e in rows.values()])
     if len(table) > 1:
         print(f"warning: the runs of this table come from {len(table)} different environments (library "
               "versions, CUDA or devices differ); see tables/environment.md before comparing them")
