@@ -1,6 +1,7 @@
 """README's and docs' result tables, written from the kit's published results (``results/<name>/``).
 
-    python tools/result_tables.py          # rewrite every generated table in README.md and docs/*.md
+    python tools/result_tables.py          # rewrite every generated table in README.md and docs/*.md, and
+                                           # draw the figures of FIGURES (docs/images/) from the same files
     python tools/result_tables.py --check  # exit 1 if a page and the published files disagree (the tests run this)
 
 A generated table sits between ``<!-- generated: NAME -->`` and ``<!-- end generated -->``; NAME is one
@@ -120,6 +121,19 @@ TABLES = {"demo/summary": demo_summary, "toy_regimes/summary": regimes_summary,
           "toy_paper/claims": lambda: claims_table("toy_paper", TOY_PAPER, "claim")}
 
 
+def regimes_compared_figure(base: Path) -> list[Path]:
+    """The two regimes side by side (``claims_compared``), drawn from the published claim tables."""
+    from diffmix_utils.analyze.claims import claims_compared_figure, compared_claims
+    files = load("toy_regimes")
+    p = params.load(ROOT / files["meta"]["params_file"])
+    tables = {k[len("claim_"):]: v for k, v in files.items() if k.startswith("claim_")}
+    return claims_compared_figure(compared_claims(tables), base, ["png"], p["analyze"]["dpi"])
+
+
+# docs' figures drawn from published files (written, never checked: PNG bytes follow matplotlib's version)
+FIGURES = {ROOT / "docs" / "images" / "toy_regimes_claims_compared": regimes_compared_figure}
+
+
 def render(text: str) -> str:
     """``text`` with every generated block written anew; an unknown name is an error naming the known ones."""
     def one(m: re.Match) -> str:
@@ -154,6 +168,9 @@ def main(argv: list[str]) -> int:
               "run python tools/result_tables.py", file=sys.stderr)
         return 1
     print(f"{'stale' if check else 'rewrote'}: {', '.join(map(str, stale)) or 'nothing'}")
+    if not check:
+        for base, draw in FIGURES.items():
+            print("drew:", ", ".join(str(f.relative_to(ROOT)) for f in draw(base)))
     return 0
 
 
