@@ -86,7 +86,8 @@ def test_readme_is_a_front_door():
 # own history in user pages, a caption its own image contradicts
 RETIRED = ["(next section)", "the Datasets table", "the whole test suite", "by mistake", "a slow day",
            "first CI run", "the background stays", "Python 3.10", "torch, CPU build", "Spec C.1",
-           "checkpoints every epoch", "toy reproduction uses 5 seeds", "defaults are `params/smoke.yaml`"]
+           "checkpoints every epoch", "toy reproduction uses 5 seeds", "defaults are `params/smoke.yaml`",
+           "shared ground", "Spec D.3", "spec C.1"]
 USER_TEXT = [*PAGES[:1], *[p for p in PAGES[2:]], *sorted((ROOT / "params").rglob("*.yaml"))]
 
 
@@ -112,3 +113,33 @@ def test_environment_yml_lists_every_dependency_of_pyproject():
     names = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in deps}
     listed = set(re.findall(r"^\s*-\s+([A-Za-z0-9_.-]+)", (ROOT / "environment.yml").read_text(), re.M))
     assert names <= {n.lower() for n in listed}, sorted(names - {n.lower() for n in listed})
+
+
+SECTION_REF = re.compile(r"\((README|docs/[\w-]+\.md), \"([^\"\n]+)")  # (docs/paper.md, "On an offline GPU ...
+
+
+def _commented_files() -> list[Path]:
+    return sorted([*(ROOT / "params").rglob("*.yaml"), *(ROOT / "tools").iterdir(), *(ROOT / "benchmarks").glob("*.py")])
+
+
+def test_a_section_that_a_file_header_names_exists_on_that_page():
+    """Headers in params/, tools/ and benchmarks/ point at "(PAGE, "Section")": the page must have a heading
+    holding that text (README's sections moved to docs/ once, and the comments kept the old names)."""
+    refs, bad = 0, []
+    for path in _commented_files():
+        if not path.is_file() or path.suffix in (".png", ".json"):
+            continue
+        for page, section in SECTION_REF.findall(path.read_text()):
+            refs += 1
+            target = ROOT / ("README.md" if page == "README" else page)
+            headings = re.findall(r"^#+ (.*)$", target.read_text(), re.M) if target.is_file() else []
+            if not any(section.strip().lower() in h.lower() for h in headings):
+                bad.append(f"{path.relative_to(ROOT)}: ({page}, \"{section}\")")
+    assert refs >= 3 and not bad, bad
+
+
+def test_benchmarks_ci_row_names_every_make_target_ci_runs():
+    ci = re.findall(r"^make ([\w-]+)", (ROOT / ".ci" / "run").read_text(), re.M)
+    row = next(line for line in (ROOT / "docs" / "benchmarks.md").read_text().splitlines() if 'id="ci-fresh-clone"' in line)
+    missing = [t for t in ci if f"`make {t}`" not in row]
+    assert ci and not missing, f"docs/benchmarks.md's .ci/run row does not name: {missing}"
