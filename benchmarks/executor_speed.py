@@ -5,7 +5,13 @@ came out the same.
     python benchmarks/executor_speed.py params/toy_paper.yaml --workers 2 --out /tmp/executor-bench
     python benchmarks/executor_speed.py params/smoke.yaml --workers 2 --set train.epochs=1   # a quick look
 
-Prints one table and writes it as JSON (``--json``). Nothing here is a test: the machines are noisy,
+Then each job's start-up, before and after the long-lived workers: the same finished classifier job
+(it finds its folder complete, so what is timed is the start and the check) run as a process of its
+own, as the executors started every job before, and sent to a warm ``python -m diffmix_utils.worker``,
+as the local executor now does; and what the difference adds up to over the job graphs of the paper's
+files (``params/paper/*.yaml``, as ``--plan`` counts them).
+
+Prints the tables and writes them as JSON (``--json``). Nothing here is a test: the machines are noisy,
 so the ratio is what to read, and only from runs made together.
 """
 from __future__ import annotations
@@ -38,6 +44,40 @@ def tables(folder: Path) -> dict[str, str]:
     return {f.name: f.read_text() for f in found if f.stem.startswith(("claim_", "results"))}
 
 
+def startup(member_json: Path, repeats: int = 3) -> tuple[float, float]:
+    """Median seconds for a finished classifier job: as a fresh process, and as a request to a warm worker."""
+    import statistics
+    fresh = []
+    for _ in range(repeats):
+        start = time.time()
+        subprocess.run([sys.executable, "-m", "diffmix_utils.train", "--member-json", str(member_json)],
+                       capture_output=True, check=True)
+        fresh.append(time.time() - start)
+    worker = subprocess.Popen([sys.executable, "-m", "diffmix_utils.worker"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+    request = json.dumps({"module": "diffmix_utils.train", "member_json": str(member_json),
+                          "log": str(member_json.with_suffix(".bench.log"))}) + "\n"
+    warm = []
+    for i in range(repeats + 1):  # the first request pays the worker's own start
+        start = time.time()
+        worker.stdin.write(request)
+        worker.stdin.flush()
+        assert json.loads(worker.stdout.readline())["status"] == 0
+        if i:
+            warm.append(time.time() - start)
+    worker.stdin.close()
+    worker.wait(timeout=60)
+    return statistics.median(fresh), statistics.median(warm)
+
+
+def paper_jobs() -> dict[str, int]:
+    """The number of jobs in each paper file's graph, as ``--plan`` counts them."""
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from diffmix_utils import graph, params
+    return {f.stem: len(graph.build(params.load(f))) for f in sorted((root / "params" / "paper").glob("*.yaml"))}
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python benchmarks/executor_speed.py`` (docs/cli.md is generated from it)."""
     ap = argparse.ArgumentParser(prog="python benchmarks/executor_speed.py", description=__doc__.split("\n")[0])
@@ -62,6 +102,17 @@ def main(argv=None) -> int:
            "tables": sorted(tables(a.out / "serial")), "date": time.strftime("%Y-%m-%d")}
     print(f"{'file':<26} {'serial':>9} {'local x' + str(a.workers):>10} {'speed-up':>9}  same tables")
     print(f"{a.params_file:<26} {serial / 60:8.1f}m {local / 60:9.1f}m {serial / local:8.2f}x  {same}")
+    member = next((a.out / "local").rglob("jobs/train-*.json"))
+    fresh, warm = startup(member)
+    jobs = paper_jobs()
+    row.update({"startup_fresh_s": round(fresh, 2), "startup_warm_s": round(warm, 3), "paper_jobs": jobs})
+    print(f"\nper-job start-up (a finished classifier job): a process of its own {fresh:.2f} s, "
+          f"a warm worker {warm:.3f} s")
+    print(f"{'paper file':<26} {'jobs':>6} {'start-up before':>16} {'after':>8}")
+    for name, n in jobs.items():
+        print(f"{name:<26} {n:>6} {n * fresh / 3600:14.2f} h {n * warm / 60:6.1f} m")
+    print(f"{'all':<26} {sum(jobs.values()):>6} {sum(jobs.values()) * fresh / 3600:14.2f} h "
+          f"{sum(jobs.values()) * warm / 60:6.1f} m")
     if a.json:
         a.json.write_text(json.dumps(row, indent=2) + "\n")
     return 0

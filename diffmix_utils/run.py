@@ -114,7 +114,8 @@ CLUSTER_FLAGS = [("--executor", "cluster.executor", str, "serial (default), loca
                  ("--workers", "cluster.workers", int, "local: jobs at once; slurm: jobs in the queue at once"),
                  ("--retries", "cluster.retries", int, "times a failed job is run again"),
                  ("--slurm-partition", "cluster.partition", str, "slurm: the partition"),
-                 ("--gpus-per-job", "cluster.gpus_per_job", int, "slurm: GPUs per job"),
+                 ("--gpus-per-job", "cluster.gpus_per_job", int, "slurm: GPUs per job (0 on a CPU partition)"),
+                 ("--cpus-per-job", "cluster.cpus_per_job", int, "slurm: CPU cores per job"),
                  ("--slurm-time", "cluster.time_min", int, "slurm: time limit per job, minutes")]
 
 
@@ -203,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         if stopped is not None:
             print(f"\n{say(stopped)}", file=sys.stderr, flush=True)
             return stopped.code
-        if isinstance(exc, StageFailed):
+        from .executors.scheduler import ClusterRefused
+        if isinstance(exc, (StageFailed, ClusterRefused)):
             print(f"error: {exc}", file=sys.stderr)
             return 1
         raise

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +44,7 @@ def test_the_graph_runs_as_slurm_jobs_then_the_notebooks_report_it(slurm, serial
     assert jobs and all(artifacts.is_done(f) for f in jobs)
     assert f"[jobs {len(jobs)}/{len(jobs)}]" in r.stdout + r.stderr
     logs = list((tmp_path / "runs" / "smoke" / "slurm").rglob("*_log.out"))
-    assert len(logs) == len(jobs)  # one log per SLURM job
+    assert len(logs) == len(ids) <= len(jobs)  # one log per SLURM job; classifiers ready together share one
     assert (tmp_path / "runs" / "smoke" / "notebooks" / "04_analyze.html").is_file()
     assert (tmp_path / "figures" / "smoke" / "tables" / "results.md").is_file()
 
@@ -112,3 +114,43 @@ def test_a_cancelled_job_is_named_and_the_rerun_completes_it(slurm, serial, tmp_
     again = _run(tmp_path, "cluster.retries=0")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert_same(artifacts_of(tmp_path / "runs" / "store"), serial)
+
+
+def _defaults_run(tmp_path, *flags):
+    """params/smoke.yaml on the slurm executor with nothing but the executor (and ``flags``) chosen, as a
+    newcomer types it; the runner is given 120 s."""
+    return subprocess.run([sys.executable, "-m", "diffmix_utils.run", str(ROOT / "params" / "smoke.yaml"),
+                           "--executor", "slurm", "--set", f"workdir={tmp_path / 'runs'}", *flags],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+def test_gpus_a_cpu_cluster_lacks_are_one_line_naming_the_flag(slurm, tmp_path):
+    r = _defaults_run(tmp_path)  # cluster.gpus_per_job defaults to 1; this cluster has no GPU
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: SLURM refused the job finetune/") and "gres" in last and "--gpus-per-job 0" in last
+
+
+def test_a_job_larger_than_any_node_is_one_line_not_a_silent_wait(slurm, tmp_path):
+    r = _defaults_run(tmp_path, "--gpus-per-job", "0")  # cluster.cpus_per_job defaults to 8; the node has fewer
+    cpus = os.cpu_count() or 1
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert "Reason=PartitionConfig" in last and f"cluster.cpus_per_job = 8 but the largest node has {cpus} CPUs" in last
+    assert f"--cpus-per-job {cpus}" in last and re.search(r"\[jobs\] [1-6] pending, 0 running, 0 of 6 done", r.stdout)
+    left = subprocess.run(["squeue", "--noheader", "--me", "--format=%i"], capture_output=True, text=True).stdout
+    assert not left.split(), f"the runner left jobs in the queue: {left}"
+
+
+def test_classifiers_ready_together_share_one_slurm_job_with_the_serial_bytes(slurm, tmp_path):
+    sweep = "sweep={synthesize.strategy: [none], seed: [0, 1, 2]}"  # three classifiers, none waits on another
+    for where in ("slurm", "serial"):
+        (tmp_path / where).mkdir()
+    r = _run(tmp_path / "slurm", sweep)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    serial = _run(tmp_path / "serial", sweep, executor="serial")
+    assert serial.returncode == 0, serial.stderr[-3000:]
+    assert_same(artifacts_of(tmp_path / "slurm" / "runs" / "store"), artifacts_of(tmp_path / "serial" / "runs" / "store"),
+                tolerance=0)
+    ids = [f for f in (tmp_path / "slurm" / "runs" / "smoke" / "slurm").iterdir() if f.name.isdigit()]
+    assert len(ids) == 1 and "[jobs 3/3]" in r.stdout  # one wait in the queue for the three

@@ -6,6 +6,7 @@ filled gives the serial run's own tables."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,8 +55,11 @@ def test_local_workers_fill_the_store_then_a_failure_is_named_with_its_log(tmp_p
         assert ((tmp_path / "figures" / "smoke" / "tables" / table).read_text()
                 == (tmp_path / "serial" / "figures" / "smoke" / "tables" / table).read_text()), table
     assert "[jobs 6/6]" in r.stdout and "2 at a time" in r.stdout  # 1 fine-tune, 2 pools, 3 classifiers
-    logs = sorted(p.name for p in (tmp_path / "runs" / "smoke" / "logs").iterdir())
-    assert len(logs) == 6 and logs[0].startswith("finetune-")
+    logs = sorted(p for p in (tmp_path / "runs" / "smoke" / "logs").iterdir() if not p.name.startswith("worker-"))
+    assert len(logs) == 6 and logs[0].name.startswith("finetune-")
+    # two long-lived workers ran the six jobs: each job's log names its worker's process
+    pids = {re.search(r"process (\d+)\)", p.read_text())[1] for p in logs}
+    assert len(pids) == 2, pids
     assert (tmp_path / "figures" / "smoke" / "tables" / "results.md").is_file()
     empty = tmp_path / "not-a-model"
     empty.mkdir()
@@ -63,3 +67,29 @@ def test_local_workers_fill_the_store_then_a_failure_is_named_with_its_log(tmp_p
     assert bad.returncode == 1 and "retry 1 of 1" in bad.stdout
     last = bad.stderr.strip().splitlines()[-1]
     assert last.startswith("error: 5 job(s) did not complete") and "logs/finetune-" in last and "not run" in last
+
+
+def test_ctrl_c_stops_the_runner_and_its_long_lived_workers(tmp_path):
+    import os
+    import signal
+    import time
+
+    import psutil
+    args = [x for s in (f"workdir={tmp_path / 'runs'}", "finetune.steps=200") for x in ("--set", s)]
+    runner = subprocess.Popen([sys.executable, "-m", "diffmix_utils.run", str(ROOT / "params" / "smoke.yaml"),
+                               "--executor", "local", "--workers", "2", *args], cwd=tmp_path, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    logs, deadline = tmp_path / "runs" / "smoke" / "logs", time.time() + 180
+    while not (logs.is_dir() and any(logs.glob("finetune-*.log"))):  # a worker has its first job
+        assert runner.poll() is None and time.time() < deadline, runner.communicate()[1][-3000:]
+        time.sleep(0.2)
+    workers = [c for c in psutil.Process(runner.pid).children(recursive=True)
+               if "diffmix_utils.worker" in " ".join(c.cmdline())]
+    assert workers
+    started = time.time()
+    os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+    _, err = runner.communicate(timeout=120)
+    print(f"stopped in {time.time() - started:.2f} s")
+    assert runner.returncode != 0 and "interrupted" in err, err[-3000:]
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, [p.pid for p in alive]

@@ -35,6 +35,7 @@ COMMANDS = [
     ("python -m diffmix_utils.synthesize", "the synthesis stage alone (workers, or under a launcher)"),
     ("python -m diffmix_utils.filtering", "score a pool and mark its least convincing images"),
     ("python -m diffmix_utils.train", "the training stage alone (an executor's job, or under a launcher)"),
+    ("python -m diffmix_utils.worker", "a local executor's long-lived worker (started by --executor local)"),
     ("python -m diffmix_utils.finetune.convert", "convert a released Diff-Mix fine-tune to the kit's format"),
     ("python -m diffmix_utils.models.pretrain", "pretrain bundled:tiny-sd (a developer's step)"),
     ("python -m diffmix_utils.models.pretrain_classifier", "pretrain bundled:toy-regnet (a developer's step)"),

@@ -11,5 +11,9 @@ def parser():
     return stage_parser("finetune")
 
 
+def main(argv=None) -> int:
+    return main_for("finetune", run_finetune, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main_for("finetune", run_finetune))
+    sys.exit(main())

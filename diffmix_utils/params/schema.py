@@ -237,6 +237,10 @@ SCHEMA: dict[str, Any] = {
         "time_min": F(720, "int", "slurm: time limit per job in minutes; a job at its limit is requeued and resumes",
                       low=1, high=100000),
         "requeues": F(3, "int", "slurm: times a job is requeued after preemption or its time limit", low=0, high=100),
+        "jobs_per_slurm_job": F(8, "int", "slurm: classifiers (and filters) ready at the same time run together in "
+                                "one SLURM job, up to this many, one after another: one wait in the queue and one "
+                                "process start for them all (1: each its own SLURM job); fine-tunes and pools "
+                                "always have their own", low=1, high=1000),
         "sbatch": F({}, "dict", "slurm: extra #SBATCH options, e.g. {account: proj, qos: high, constraint: a100}"),
     },
     "sweep": F({}, "dict", "dotted key -> list of values; the runs are the product"),

@@ -13,5 +13,9 @@ def parser():
     return stage_parser("train")
 
 
+def main(argv=None) -> int:
+    return main_for("train", run_training, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main_for("train", run_training))
+    sys.exit(main())
