@@ -70,12 +70,20 @@ def environment(device: str | None = None) -> dict:
 
 @lru_cache(maxsize=1)
 def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``; else what ``platform`` says): one AVX512 machine from
-    another vendor trained the same classifier to other last bits (docs/artifacts.md)."""
+    """The CPU as ``/proc/cpuinfo`` names it: its model name with its family, model and stepping (a
+    virtual machine may show only "AMD EPYC", and two generations behind that name compute other last
+    bits); else what ``platform`` says. One AVX512 machine from another vendor trained the same
+    classifier to other last bits (docs/artifacts.md)."""
     try:
+        fields: dict[str, str] = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return " ".join(line.split(":", 1)[1].split())
+            if not line.strip():
+                break  # the first processor is enough
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), " ".join(value.split()))
+        if "model name" in fields:
+            ids = [f"{k} {fields[k]}" for k in ("cpu family", "model", "stepping") if fields.get(k)]
+            return fields["model name"] + (f" ({', '.join(ids)})" if ids else "")
     except OSError:
         pass
     return platform.processor() or platform.machine()

@@ -123,3 +123,13 @@ def test_the_environment_lists_every_kit_commit_that_trained_a_member(tmp_path):
     table = environment_table(collect_results(p))
     assert len(table) == 1 and table.at[0, "members"] == 8  # the commit is reported, not compared
     assert set(table.at[0, "kit_commit"].split()) == {"0" * 40, str(record["kit_commit"])}
+
+
+def test_the_cpu_model_names_its_generation_where_the_name_alone_may_be_masked():
+    from pathlib import Path
+
+    import pytest
+    info = Path("/proc/cpuinfo")
+    if not info.is_file() or "cpu family" not in info.read_text():
+        pytest.skip("not Linux x86: platform's words are all there is")
+    assert "(cpu family " in provenance.cpu_model() and ", model " in provenance.cpu_model()
