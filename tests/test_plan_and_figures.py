@@ -128,3 +128,28 @@ def test_analysis_of_a_fabricated_results_folder(tmp_path, capsys):
     assert mix.seeds == 2 and mix.test_acc_at_best_val == pytest.approx(70.5)  # mean of 70 and 71, in %
     assert mix.test_acc_at_best_val_std == pytest.approx(0.71)  # sample std (n - 1), as in the claims tables
     assert "kit-made" in mix.reference_source
+
+
+def test_model_figures_off_leaves_out_every_figure_that_runs_a_model(finetuned, tmp_path, monkeypatch):
+    """``analyze.model_figures: false``: a block's claim tables without the minutes of model figures."""
+    import shutil
+
+    from diffmix_utils import artifacts
+    from diffmix_utils.analyze import figures, run_analysis, stage
+    p, _ = finetuned
+    drawn = []
+    monkeypatch.setattr(figures, "progressive_translation", lambda m, *a: drawn.append("progressive") or [])
+    monkeypatch.setattr(stage, "_model_figures", lambda p, img2img, *a: drawn.extend(["model"] * bool(img2img)) or [])
+    for on in (False, True):
+        q = {**p, "name": f"mf{on}", "workdir": str(tmp_path / "runs"), "sweep": {"synthesize.strategy": ["none", "diff-mix"]},
+             "analyze": {**p["analyze"], "formats": ["png"], "figures_dir": str(tmp_path / "fig"), "model_figures": on}}
+        q = params.resolve(q)
+        if not artifacts.is_done(artifacts.finetune_dir(q)):  # the session's fine-tune, in this test's own store
+            shutil.copytree(artifacts.finetune_dir(p), artifacts.finetune_dir(q))
+        for m in params.expand_sweep(q):
+            artifacts.write_json(artifacts.train_dir(m) / "result.json", {
+                "val_acc": 0.5, "test_acc_at_best_val": 0.5, "test_acc_final": 0.5, "test_acc_best": 0.5})
+            artifacts.mark_done(artifacts.train_dir(m))
+        files = run_analysis(q)
+        assert any(f.name == "results.csv" for f in files)
+        assert drawn == ([] if not on else ["progressive", "model"]), (on, drawn)

@@ -121,7 +121,7 @@ def run_analysis(p: dict) -> list[Path]:
     img2img = [m for m in params.expand_sweep(p) if m["synthesize"]["strategy"] != "none"
                and get_strategy(m["synthesize"]["strategy"]).img2img
                and (not get_strategy(m["synthesize"]["strategy"]).needs_finetune
-                    or artifacts.is_done(artifacts.finetune_dir(m)))]
+                    or artifacts.is_done(artifacts.finetune_dir(m)))] if p["analyze"]["model_figures"] else []
     if img2img:  # made on demand with the run's model: 6 strengths x 4 sources
         written += figures.progressive_translation(img2img[0], out / "progressive_translation", fmt, dpi)
     written += _model_figures(p, img2img, out, fmt, dpi)
@@ -146,10 +146,10 @@ NOT_MADE = {
     "accuracy_vs_": "made when a synthetic strategy was trained (not with analyze.claims, whose arms have their own figure)",
     "throughput_vs_strength": "made when pools at two or more strengths were synthesized in one process each",
     "filter_": "made when a pool was filtered (filter.scorer: clip or classifier)",
-    "progressive_translation": "made when an img2img strategy's model is available",
-    "cross_attention": "made when an img2img strategy's model is available",
-    "finetune_comparison": "made when a fine-tuned strategy (diff-*, ti-*) was run",
-    "tsne_features": "made when a fine-tuned strategy and its baseline classifier were run",
+    "progressive_translation": "made when an img2img strategy's model is available, unless analyze.model_figures: false",
+    "cross_attention": "made when an img2img strategy's model is available, unless analyze.model_figures: false",
+    "finetune_comparison": "made when a fine-tuned strategy (diff-*, ti-*) was run, unless analyze.model_figures: false",
+    "tsne_features": "made when a fine-tuned strategy and its baseline classifier were run, unless analyze.model_figures: false",
 }
 
 

@@ -218,6 +218,9 @@ SCHEMA: dict[str, Any] = {
         "figures_dir": F("figures", "str", "figures go to <figures_dir>/<name>/"),
         "claims": F(False, "bool", "report variants named <claim>/<arm> per claim: a table and a figure of "
                     "paired differences (from the baseline; controls from the method they break) each"),
+        "model_figures": F(True, "bool", "draw the figures that run a model (progressive translation, cross-attention, "
+                           "fine-tune comparison, t-SNE); false: the tables and the result and claim figures only, "
+                           "in seconds (a block's verdicts)"),
     },
     "cluster": {  # how the job graph is run; only cpu_threads away from 1 enters an artifact's key
         "executor": F("serial", "str", "serial: the notebooks run every job in one process; local: cluster.workers "
