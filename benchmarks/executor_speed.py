@@ -70,6 +70,15 @@ def startup(member_json: Path, repeats: int = 3) -> tuple[float, float]:
     return statistics.median(fresh), statistics.median(warm)
 
 
+def finished_member(params_file: str, out: Path, sets: list[str]) -> Path:
+    """A classifier member the serial run finished, written as a job's hand-off file."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from diffmix_utils import artifacts, handoff, params
+    p = params.load(params_file, params.parse_overrides([f"workdir={out / 'serial' / 'runs'}", *sets]))
+    member = next(m for m in params.expand_sweep(p) if artifacts.is_done(artifacts.train_dir(m)))
+    return handoff.write_member(member, out / "startup-member.json")
+
+
 def paper_jobs() -> dict[str, int]:
     """The number of jobs in each paper file's graph, as ``--plan`` counts them."""
     root = Path(__file__).resolve().parent.parent
@@ -102,8 +111,7 @@ def main(argv=None) -> int:
            "tables": sorted(tables(a.out / "serial")), "date": time.strftime("%Y-%m-%d")}
     print(f"{'file':<26} {'serial':>9} {'local x' + str(a.workers):>10} {'speed-up':>9}  same tables")
     print(f"{a.params_file:<26} {serial / 60:8.1f}m {local / 60:9.1f}m {serial / local:8.2f}x  {same}")
-    member = next((a.out / "local").rglob("jobs/train-*.json"))
-    fresh, warm = startup(member)
+    fresh, warm = startup(finished_member(a.params_file, a.out, a.set))
     jobs = paper_jobs()
     row.update({"startup_fresh_s": round(fresh, 2), "startup_warm_s": round(warm, 3), "paper_jobs": jobs})
     print(f"\nper-job start-up (a finished classifier job): a process of its own {fresh:.2f} s, "
