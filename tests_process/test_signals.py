@@ -143,7 +143,8 @@ def test_interrupting_a_stage_in_a_kernel_stops_its_worker_processes(tmp_path):
     code = ("import sys; from diffmix_utils import params, synthesize, finetune; "
             "p = params.load(sys.argv[1], params.parse_overrides(sys.argv[2:])); "
             "finetune.run_stage(p); print('synthesis starts', flush=True); synthesize.run_stage(p)")
-    sets = [f"workdir={tmp_path / 'runs'}", "finetune.steps=5", "synthesize.multiplier=8",
+    # a pool of a few seconds even on a fast machine: under load, a smaller one finished before the signal came
+    sets = [f"workdir={tmp_path / 'runs'}", "finetune.steps=5", "synthesize.multiplier=32",
             "synthesize.num_processes=2"]
     cmd = [sys.executable, "-c", code, str(ROOT / "params" / "smoke.yaml"), *sets]
     stage = Runner(cmd, tmp_path)
