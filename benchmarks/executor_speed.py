@@ -23,6 +23,9 @@ import sys
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the kit, for the start-up member and the paper files' job graphs
+
 
 def run(params_file: str, folder: Path, executor: str, workers: int, sets: list[str]) -> float:
     folder.mkdir(parents=True, exist_ok=True)
@@ -72,7 +75,6 @@ def startup(member_json: Path, repeats: int = 3) -> tuple[float, float]:
 
 def finished_member(params_file: str, out: Path, sets: list[str]) -> Path:
     """A classifier member the serial run finished, written as a job's hand-off file."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from diffmix_utils import artifacts, handoff, params
     p = params.load(params_file, params.parse_overrides([f"workdir={out / 'serial' / 'runs'}", *sets]))
     member = next(m for m in params.expand_sweep(p) if artifacts.is_done(artifacts.train_dir(m)))
@@ -81,10 +83,8 @@ def finished_member(params_file: str, out: Path, sets: list[str]) -> Path:
 
 def paper_jobs() -> dict[str, int]:
     """The number of jobs in each paper file's graph, as ``--plan`` counts them."""
-    root = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(root))
     from diffmix_utils import graph, params
-    return {f.stem: len(graph.build(params.load(f))) for f in sorted((root / "params" / "paper").glob("*.yaml"))}
+    return {f.stem: len(graph.build(params.load(f))) for f in sorted((ROOT / "params" / "paper").glob("*.yaml"))}
 
 
 def parser() -> argparse.ArgumentParser:

@@ -51,7 +51,7 @@ def run(graph: dict[Path, Job], backend: Backend, retries: int, say=print, poll:
                     del pending[f]
             for group in groups(ready(pending, set(running)), getattr(backend, "jobs_per_start", 1),
                                 getattr(backend, "group_stages", ())):
-                if len({id(h) for h, _, _ in running.values()}) >= backend.capacity:
+                if len(_handles(running)) >= backend.capacity:
                     break
                 for job in group:
                     attempts[job.folder] += 1
@@ -64,7 +64,7 @@ def run(graph: dict[Path, Job], backend: Backend, retries: int, say=print, poll:
                 raise RuntimeError(f"jobs that can never start (their needs are not made by this graph): {names}")
             time.sleep(poll)
             if hasattr(backend, "states") and running:
-                counts = backend.states(list({id(h): h for h, _, _ in running.values()}.values()))
+                counts = backend.states(_handles(running))
                 line = (f"[jobs] {counts.get('pending', 0)} pending, {counts.get('running', 0)} running, "
                         f"{finished} of {total} done")
                 if line != shown:
@@ -93,11 +93,16 @@ def run(graph: dict[Path, Job], backend: Backend, retries: int, say=print, poll:
                     del pending[f]
                     say(f"[jobs] {job.name} {failed[f]}")
     except BaseException:
-        backend.stop(list({id(h): h for h, _, _ in running.values()}.values()))
+        backend.stop(_handles(running))
         raise
     finally:
         getattr(backend, "close", lambda: None)()
     return [f"{graph[f].name}: {why}" for f, why in failed.items()]
+
+
+def _handles(running: dict) -> list:
+    """The distinct handles of the running jobs (a group's jobs share one)."""
+    return list({id(h): h for h, _, _ in running.values()}.values())
 
 
 def groups(jobs: list[Job], size: int, stages: tuple[str, ...]) -> list[list[Job]]:

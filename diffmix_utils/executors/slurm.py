@@ -51,12 +51,12 @@ class JobCall:
         return submitit.helpers.DelayedSubmission(self)
 
 
-class GroupCall:
+class GroupCall(JobCall):
     """What a SLURM job runs for a group of small jobs (classifiers, filters): each in turn, in this one
     process (``worker.run_job``, the job module's own ``main``), so they share one wait in the queue and
     one interpreter start. A job that fails does not stop the others; the call then raises naming them.
-    Requeued (preemption, time limit), it runs again: finished jobs find their folders complete, a
-    half-done one resumes from its checkpoint."""
+    Requeued (preemption, time limit; ``JobCall.checkpoint``), it runs again: finished jobs find their
+    folders complete, a half-done one resumes from its checkpoint."""
 
     def __init__(self, calls: list[tuple[str, str]], threads: int):
         self.calls, self.threads = calls, threads
@@ -70,10 +70,6 @@ class GroupCall:
             raise RuntimeError(f"{len(failed)} of the {len(self.calls)} jobs failed: {'; '.join(failed)}; "
                                "their errors are above")
         return 0
-
-    def checkpoint(self, *args, **kwargs):
-        import submitit
-        return submitit.helpers.DelayedSubmission(self)
 
 
 class SlurmBackend:
@@ -94,21 +90,17 @@ class SlurmBackend:
         self.jobs_per_start = cluster["jobs_per_slurm_job"]
 
     def start(self, job: Job, attempt: int):
-        call = JobCall(job.module, str(member_file(job, self.run_dir)), self.threads)
-        try:
-            submitted = self.executor.submit(call)
-        except Exception as exc:  # noqa: BLE001 - submitit's FailedJobError carries sbatch's own words
-            raise ClusterRefused(slurm_queue.refused(str(exc), job.name, self.cluster)) from None
-        self.queued[submitted.job_id] = time.time()
-        self.names[submitted.job_id] = job.name
-        return submitted
+        return self._submit(JobCall(job.module, str(member_file(job, self.run_dir)), self.threads), job.name)
 
     def start_group(self, jobs: list[Job], attempts: list[int]):
         call = GroupCall([(j.module, str(member_file(j, self.run_dir))) for j in jobs], self.threads)
-        name = f"{jobs[0].name} and {len(jobs) - 1} more"
+        return self._submit(call, f"{jobs[0].name} and {len(jobs) - 1} more")
+
+    def _submit(self, call, name: str):
+        """Submit ``call`` as one SLURM job named ``name`` in messages; a refusal is ``ClusterRefused``."""
         try:
             submitted = self.executor.submit(call)
-        except Exception as exc:  # noqa: BLE001 - as in start()
+        except Exception as exc:  # noqa: BLE001 - submitit's FailedJobError carries sbatch's own words
             raise ClusterRefused(slurm_queue.refused(str(exc), name, self.cluster)) from None
         self.queued[submitted.job_id] = time.time()
         self.names[submitted.job_id] = name
