@@ -46,7 +46,8 @@ def _needs(stage: str, m: dict) -> list[Path]:
         return [artifacts.synthesis_dir(m)] + ([artifacts.train_dir(scorer)] if scorer is not None else [])
     if stage == "train":
         reads = artifacts.filter_dir(m) or artifacts.synthesis_dir(m)
-        return [reads] if reads is not None else []
+        oracle = artifacts.oracle_partner(m)
+        return [f for f in (reads, oracle and artifacts.synthesis_dir(oracle)) if f is not None]
     return []
 
 

@@ -7,7 +7,7 @@ the runner in the shared ground; it imports no stage.
 from __future__ import annotations
 
 from .artifacts.files import is_done, read_json
-from .artifacts.keys import filter_key, filter_scorer, run_dir, stage_folders, train_key
+from .artifacts.keys import filter_key, filter_scorer, oracle_partner, run_dir, stage_folders, train_key
 from .params import expand_sweep
 
 
@@ -16,6 +16,8 @@ def stage_jobs(p: dict, stage: str) -> list[dict]:
     classifiers the ``classifier`` filter scores with come too, and everything whose data needs no
     filter result comes before what reads a filtered pool (the order ``03_train`` runs them in)."""
     members = expand_sweep(p)
+    if stage == "synthesize":  # the oracle pools that train.oracle_fraction takes rows from
+        members = members + [o for o in map(oracle_partner, members) if o is not None]
     if stage == "train":
         scorers = [s for s in map(filter_scorer, members) if s is not None]
         members = [m for m in scorers + members if filter_key(m) is None] + \

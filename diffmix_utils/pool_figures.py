@@ -33,35 +33,47 @@ def save(fig, base: Path | None, formats: list[str], dpi: int):
 
 
 def translation_grid(split: dict, pools: list[Path], base: Path, formats: list[str], dpi: int,
-                     columns: int = 6) -> list[Path]:
-    """Row 0: real source images; one row per synthetic pool (e.g. per strength): the same tasks."""
+                     columns: int = 6, oracle=None) -> list[Path]:
+    """Row 0: real source images; row 1 (img2img pools): a real training image of each target class; then one
+    row per synthetic pool (e.g. per strength): the same tasks. With ``oracle`` (``measure.oracles``), each
+    translation is titled with the class the oracle reads in it (green: the target)."""
     rows = [artifacts.read_manifest(f) for f in pools]
     rows = sorted(zip(rows, pools), key=lambda rp: rp[0][0]["strength"])
     img2img = [r for r in rows[0][0] if r["source_index"] >= 0][:columns]
-    n_rows = len(rows) + (1 if img2img else 0)
+    head = 2 if img2img else 0
     tasks = img2img or rows[0][0][:columns]
-    fig, axes = plt.subplots(n_rows, len(tasks), figsize=(1.3 * len(tasks), 1.4 * n_rows), squeeze=False)
+    fig, axes = plt.subplots(len(rows) + head, len(tasks), figsize=(1.3 * len(tasks), 1.45 * (len(rows) + head)),
+                             squeeze=False)
     for c, task in enumerate(tasks):
-        r0 = 0
         if img2img:
             axes[0, c].imshow(open_image(split, task["source_index"]))
             axes[0, c].set_title(f"{task['source_class']}→{task['target_class']}", fontsize=7)
-            r0 = 1
+            axes[1, c].imshow(open_image(split, _example(split, task["target_class"])))
         for r, (manifest, folder) in enumerate(rows):
             match = next((m for m in manifest if m["task"] == task["task"]), None)
             if match is not None:
-                axes[r0 + r, c].imshow(read_image(folder / match["path"]))
-    for r in range(n_rows):
-        for c in range(len(tasks)):
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
+                image = read_image(folder / match["path"])
+                axes[head + r, c].imshow(image)
+                if oracle is not None:
+                    seen = int(oracle.predict([image])[0][0])
+                    axes[head + r, c].set_title(f"reads {seen}", fontsize=6,
+                                                color="tab:green" if seen == match["target_class"] else "tab:red")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
     if img2img:
         axes[0, 0].set_ylabel("source", fontsize=7)
+        axes[1, 0].set_ylabel("target class\n(a real image)", fontsize=7)
     for r, (manifest, _) in enumerate(rows):
-        axes[(1 if img2img else 0) + r, 0].set_ylabel(f"{manifest[0]['strategy']}\ns={manifest[0]['strength']:g}",
-                                                      fontsize=7)
-    fig.suptitle("source class → target class", fontsize=8)
+        axes[head + r, 0].set_ylabel(f"{manifest[0]['strategy']}\ns={manifest[0]['strength']:g}", fontsize=7)
+    reading = "; 'reads k': the class the toybirds oracle sees (green: the target)" if oracle is not None else ""
+    fig.suptitle(f"source class → target class{reading}", fontsize=8)
     return save(fig, base, formats, dpi)
+
+
+def _example(split: dict, label: int) -> int:
+    """The first training image of class ``label`` (what the target class looks like)."""
+    return next(i for i in split["train"] if split["items"][i]["label"] == label)
 
 
 def filter_grid(folder: Path, scores: Path, base: Path, formats: list[str], dpi: int, count: int = 8) -> list[Path]:

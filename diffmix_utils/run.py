@@ -129,6 +129,8 @@ def parser() -> argparse.ArgumentParser:
                          "rewritten")
     ap.add_argument("--plan", action="store_true", help="print the work this file implies and exit")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
+    ap.add_argument("--variants", metavar="PATTERN", help="keep only the variants whose names match this glob "
+                    "(e.g. 'names/*': one claim of a file, a block of a pre-registered order)")
     ap.add_argument("--num-processes", type=int, metavar="N",
                     help="processes per stage: data-parallel fine-tune and training (one per GPU) and "
                          "synthesis workers (= --set {finetune,synthesize,train}.num_processes=N)")
@@ -146,7 +148,8 @@ def params_from_args(args: argparse.Namespace) -> dict:
             overrides[f"{section}.num_processes"] = args.num_processes
     overrides.update({key: getattr(args, flag[2:].replace("-", "_")) for flag, key, _, _ in CLUSTER_FLAGS
                       if getattr(args, flag[2:].replace("-", "_")) is not None})
-    return params.load(args.params_file, overrides)
+    p = params.load(args.params_file, overrides)
+    return params.keep_variants(p, args.variants) if args.variants else p
 
 
 def main(argv: list[str] | None = None) -> int:

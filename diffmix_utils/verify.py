@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import params, provenance
 from .analyze.published import load, runs_table
-from .analyze.tables import EXTRA_METRICS, METRICS, environment_table
+from .analyze.tables import EXTRA_METRICS, MEASURED, METRICS, environment_table
 
 HEADLINE = "test_acc_at_best_val"
 SPREAD = 2.0  # a difference within SPREAD x the reference's std over seeds is "within the seed spread"
@@ -66,7 +66,7 @@ def _spread(ref: pd.DataFrame) -> pd.Series:
 
 def compare(run: pd.DataFrame, ref: pd.DataFrame) -> tuple[list[dict], list[str], list[str]]:
     """(differing rows, members missing here, members this run has that the reference lacks)."""
-    metrics = [m for m in METRICS + list(EXTRA_METRICS.values()) if m in ref and m in run]
+    metrics = [m for m in METRICS + list(EXTRA_METRICS.values()) + MEASURED if m in ref and m in run]
     run, spread = _through_csv(run).set_index("member"), _spread(ref)
     ref = ref.set_index("member")
     missing = [m for m in ref.index if m not in run.index]
@@ -119,6 +119,8 @@ def parser() -> argparse.ArgumentParser:
                                  description="Check a finished run against the kit's published results.")
     ap.add_argument("params_file", help="the parameter file of the finished run (e.g. params/demo.yaml)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key, as the run did")
+    ap.add_argument("--variants", metavar="PATTERN", help="only the variants matching this glob, as the run and "
+                    "the publication kept them")
     ap.add_argument("--reference", type=Path, metavar="DIR", help="the published files to compare with "
                     "(default: results/<name>/ of the kit)")
     return ap
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     try:
         p = params.load(a.params_file, params.parse_overrides(a.set))
+        p = params.keep_variants(p, a.variants) if a.variants else p
         published = load(p["name"], a.reference)
     except (ValueError, OSError) as exc:  # ParamsError is a ValueError; no reference an OSError
         print(f"error: {exc}", file=sys.stderr)

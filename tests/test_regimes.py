@@ -52,7 +52,7 @@ def test_opaque_names_are_fixed_distinct_and_only_change_the_prompt_text():
     classes = ["Red White-headed Forktail", "Blue White-headed Forktail"]
     assert prompt_classes({"class_names": "dataset"}, classes) == classes
     assert prompt_classes({"class_names": "opaque"}, classes) == opaque_names(2)
-    with pytest.raises(ValueError, match="data.class_names = 'secret'.*dataset, opaque"):
+    with pytest.raises(ValueError, match="data.class_names = .secret.*dataset, partial, uninformative, misleading"):
         prompt_classes({"class_names": "secret"}, classes)
 
 

@@ -52,8 +52,9 @@ def test_the_synthesis_and_training_reports_read_a_real_sweep(finetuned):
     balance = pools.balance(p)
     assert balance.figure.axes[0].get_title().endswith(f"{plan.planned.sum()} in all)")
     assert list(plan.strategy) == ["diff-mix", "diff-mix"] and list(plan.strength) == ["0.5", "0.9"]
-    grid = pools.translations(p)  # sources + one row per pool, six tasks
-    assert len(grid.figure.axes) == 3 * 6 and _png_size(grid)[0] > 200
+    grid = pools.translations(p)  # sources, a real image of each target + one row per pool, six tasks
+    assert len(grid.figure.axes) == 4 * 6 and _png_size(grid)[0] > 200
+    assert grid.figure.axes[6].get_ylabel().startswith("target class")
     train.run_stage(p, before_filter=True)
     assert "no filter ran" in filter_report.filter_extremes(p)
     filtering.run_stage(p)  # the baseline scores both pools

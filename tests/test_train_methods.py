@@ -16,7 +16,8 @@ from diffmix_utils.data import DatasetError, ensure_split
 from diffmix_utils.train.evaluation import breakdown, shot_thresholds
 from diffmix_utils.train.losses import ClassifierLoss, class_weights, ldam_margins
 from diffmix_utils.train.mixing import BatchMixer
-from diffmix_utils.train.data import RealWithSynthetic, limit_targets
+from diffmix_utils.pool_rows import limit_targets
+from diffmix_utils.train.data import RealWithSynthetic
 
 Z = torch.tensor([[2.0, 0.0, -1.0]])
 Y = torch.tensor([[1.0, 0.0, 0.0]])

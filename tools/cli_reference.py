@@ -48,6 +48,7 @@ COMMANDS = [
     ("python benchmarks/executor_speed.py", "serial against local workers, same tables"),
     ("python benchmarks/fidelity.py", "how well translations carry the target class, by strength"),
     ("python benchmarks/class_names.py", "the manipulation check: what the base model draws for each name"),
+    ("python -m diffmix_utils.measure.name_check", "the name dial's check: prompted x drawn tables, chi-squared tests"),
     ("python tools/parameter_reference.py", "write docs/parameters.md from the schema"),
     ("python tools/result_tables.py", "write README's and docs' result tables from results/"),
     ("python tools/cli_reference.py", "write this page from the parsers"),

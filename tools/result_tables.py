@@ -116,9 +116,60 @@ def regimes_claims(draws: int | None = None) -> str:
     return claims_table("toy_regimes", REGIMES, "regime", draws)
 
 
+def _published(name: str) -> dict | None:
+    try:
+        return load(name)
+    except FileNotFoundError:
+        return None
+
+
+def name_check_table() -> str:
+    """The name dial's manipulation check (``name_check.json``), one row per setting: img2img judged,
+    text-to-image reported."""
+    check = load("toy_dials")["name_check"]
+    rows = []
+    for setting, row in check["settings"].items():
+        i, t = row["conditions"]["img2img"], row["conditions"]["text-to-image"]
+        rows.append([f"`{setting}`", row["names"][0], f"{i['prompted_x_chance']:.2f}", f"{i['colour_x_share']:.2f}",
+                     f"{i['prompted_within_colour']:.2f}", f"{i['p_independence']:.2g}",
+                     "yes" if row["passes"] else "**no**", f"{t['prompted_x_chance']:.2f}", f"{t['p_independence']:.2g}"])
+    return _md(["setting", "e.g. (class 0)", "img2img: prompted × chance", "colour × share", "prompted within colour",
+                "χ² p", "passes", "text-to-image: prompted × chance", "χ² p"], rows)
+
+
+def dial_names_table() -> str:
+    t = load("toy_dials")["dial_names"]
+    return _md(["comparison (paired by draw)", "hypothesis", "Δ [95 %], MDD: verdict"],
+               [[r.comparison, r.hypothesis if isinstance(r.hypothesis, str) else "",
+                 f"{signed(r['Δ'])} [{signed(r.low)}, {signed(r.high)}], MDD {r.MDD:.1f}: {r.verdict}"]
+                for _, r in t.iterrows()])
+
+
+def dial_fidelity_table() -> str:
+    t = pd.concat([x["dial_fidelity"] for x in (_published("toy_dials"), _published("toy_dials_capacity"))
+                   if x is not None and "dial_fidelity" in x], ignore_index=True).drop_duplicates("arm")
+    return _md(["arm", "q", "draws", "measured fidelity (%), mean ± std", "Δ vs baseline [95 %], MDD: verdict"],
+               [[r.arm, "" if pd.isna(r.q) else f"{r.q:g}", str(int(r.seeds)),
+                 f"{r['fidelity mean']:.1f} ± {r['fidelity std']:.1f}",
+                 f"{signed(r['vs baseline Δ'])} [{signed(r['vs baseline low'])}, {signed(r['vs baseline high'])}], "
+                 f"MDD {r['vs baseline MDD']:.1f}: {r['vs baseline verdict']}"] for _, r in t.iterrows()])
+
+
+def dial_tests_table() -> str:
+    t = load("toy_dials")["dial_fidelity_tests"]
+    rows = []
+    for _, r in t.iterrows():
+        est = r.verdict if pd.isna(r.get("low")) else \
+            f"{signed(r.estimate)} [{signed(r.low)}, {signed(r.high)}], MDD {r.MDD:.1f}: {r.verdict}"
+        rows.append([r.hypothesis, r.statement, est, str(int(r.draws))])
+    return _md(["test", "what", "estimate [95 %], MDD: verdict", "draws"], rows)
+
+
 TABLES = {"demo/summary": demo_summary, "toy_regimes/summary": regimes_summary,
           "toy_regimes/claims": regimes_claims, "toy_regimes/claims-30": lambda: regimes_claims(30),
-          "toy_paper/claims": lambda: claims_table("toy_paper", TOY_PAPER, "claim")}
+          "toy_paper/claims": lambda: claims_table("toy_paper", TOY_PAPER, "claim"),
+          "toy_dials/name_check": name_check_table, "toy_dials/names": dial_names_table,
+          "toy_dials/fidelity": dial_fidelity_table, "toy_dials/fidelity_tests": dial_tests_table}
 
 
 def regimes_compared_figure(base: Path) -> list[Path]:
@@ -130,8 +181,24 @@ def regimes_compared_figure(base: Path) -> list[Path]:
     return claims_compared_figure(compared_claims(tables), base, ["png"], p["analyze"]["dpi"])
 
 
+def dial_figures(base: Path) -> list[Path]:
+    """The two dials' figures from the published tables (nothing before toy_dials is published)."""
+    from diffmix_utils.analyze.dial_figures import fidelity_dial_figure, name_dial_figure
+    files, capacity = _published("toy_dials"), _published("toy_dials_capacity")
+    if files is None:
+        return []
+    dpi, out = params.load(ROOT / files["meta"]["params_file"])["analyze"]["dpi"], []
+    if "dial_names" in files:
+        out += name_dial_figure(files["dial_names"], files.get("name_check"), Path(f"{base}_names"), ["png"], dpi)
+    if "dial_fidelity" in files:
+        out += fidelity_dial_figure(files["dial_fidelity"], Path(f"{base}_fidelity"), ["png"], dpi,
+                                    capacity["dial_fidelity"] if capacity and "dial_fidelity" in capacity else None)
+    return out
+
+
 # docs' figures drawn from published files (written, never checked: PNG bytes follow matplotlib's version)
-FIGURES = {ROOT / "docs" / "images" / "toy_regimes_claims_compared": regimes_compared_figure}
+FIGURES = {ROOT / "docs" / "images" / "toy_regimes_claims_compared": regimes_compared_figure,
+           ROOT / "docs" / "images" / "toy_dials": dial_figures}
 
 
 def render(text: str) -> str:

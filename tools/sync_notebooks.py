@@ -146,12 +146,24 @@ NOTEBOOKS = {
               "is also compared with real-mix on the same seeds. Two claims with the same arms (the toy "
               "reproduction's named and opaque regimes) are drawn side by side in `claims_compared`.",
          "analyze.show(files, 'claim_', 'claims_compared')",
+         MD + "**The two dials** (with `analyze.dials: true`: `params/toy_dials.yaml`). The *name dial* asks "
+              "how much real-mix's gain owes to the base model reading the class names: real-mix prompted with "
+              "names that carry all, part, none or the wrong part of a class (ordered by what the name check "
+              "measured), and Diff-Mix against real-mix with names that say nothing. The *fidelity dial* asks "
+              "how good translations must be for Diff-Mix to pay: pools with a share q of the oracle's perfect "
+              "translations, placed by their measured fidelity (the rate at which the oracle reads the target "
+              "class), beside the authors' fine-tune-steps ablation. Read them together: if the gain rises "
+              "with fidelity and Diff-Mix sits at the low end, the toy's null result is the fine-tune's, not "
+              "the method's.",
+         "analyze.show(files, 'dial_')",
          MD + "**Accuracy against the translation strength** *s* (and against every other swept key), and the "
               "soft label's weight on the target class, `s^γ`, for the γ values the paper compares. Large *s* "
               "makes a more convincing target but keeps less of the source.",
          "analyze.show(files, 'accuracy_vs_', 'soft_label_gamma_curves', 'throughput_vs_strength')",
-         MD + "**What the pools hold**: real sources and their translations per pool (*source class → target "
-              "class*), one source translated at six strengths, and, where a filter ran, what it dropped.",
+         MD + "**What the pools hold**: real sources, a real image of each target class, and their translations "
+              "per pool (*source class → target class*; on toybirds, with the class the oracle reads in each "
+              "when the store has the oracle), one source translated at six strengths, and, where a filter "
+              "ran, what it dropped.",
          "analyze.show(files, 'translations', 'progressive_translation', 'filter_')",
          MD + "**Inside the models**: where the UNet's cross-attention looks for the class token, base against "
               "fine-tuned generations per class, and a t-SNE of the baseline classifier's features with the "

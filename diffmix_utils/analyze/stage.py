@@ -47,10 +47,34 @@ def _claims(p: dict, out: Path, fmt: list[str], dpi: int) -> list[Path]:
         tables[claim] = table = claim_table(arms)
         written += write_table(table, out, f"claim_{_slug(claim)}")
         written += claim_figure(claim, table, out / f"claim_{_slug(claim)}", fmt, dpi)
+    if p["analyze"]["dials"]:
+        written += _dials(p, out, fmt, dpi)
     compared = compared_claims(tables)
     if compared:  # one comparison under several regimes: side by side
         written += claims_compared_figure(compared, out / "claims_compared", fmt, dpi)
     return written
+
+
+def _dials(p: dict, out: Path, fmt: list[str], dpi: int) -> list[Path]:
+    """The two dials' tables and figures (``dials``), the name dial's ordered by the name check in the store."""
+    from ..measure.name_check import stored_record
+    from . import dial_figures, dials
+    written, tables = [], dials.dial_tables(p)
+    for name, table in tables.items():
+        written += write_table(table, out, name)
+    if "dial_names" in tables:
+        written += dial_figures.name_dial_figure(tables["dial_names"], stored_record(p), out / "dial_names", fmt, dpi)
+    if "dial_fidelity" in tables:
+        written += dial_figures.fidelity_dial_figure(tables["dial_fidelity"], out / "dial_fidelity", fmt, dpi)
+    return written
+
+
+def _oracle(p: dict, split: dict):
+    """The toybirds oracle where the store has it (the dials train it), to read the translations; else None."""
+    if p["data"]["dataset"] != "toybirds":
+        return None
+    from ..measure.oracles import cached_oracle
+    return cached_oracle(artifacts.store(p) / "oracles", len(split["classes"]), p["data"]["image_size"])
 
 
 def _data_figures(p: dict, split: dict, out: Path, fmt: list[str], dpi: int) -> list[Path]:
@@ -110,10 +134,12 @@ def run_analysis(p: dict) -> list[Path]:
         written += _claims(p, out, fmt, dpi)
     split = artifacts.open_split(p)
     written += _data_figures(p, split, out, fmt, dpi)
-    pools = {artifacts.synthesis_dir(m) for m in params.expand_sweep(p)} - {None}
+    members = params.expand_sweep(p)
+    first = [m for m in members if m["seed"] == members[0]["seed"]]  # one draw's pools share their tasks
+    pools = {artifacts.synthesis_dir(m) for m in first} - {None}
     done = sorted(f for f in pools if artifacts.is_done(f))
     if done:
-        written += figures.translation_grid(split, done, out / "translations", fmt, dpi)
+        written += figures.translation_grid(split, done, out / "translations", fmt, dpi, oracle=_oracle(p, split))
         written += _throughput_figure(done, out, fmt, dpi, f"{p['model']['base']}, {p['model']['resolution']} px")
         scored = {(artifacts.synthesis_dir(m), artifacts.filter_dir(m)) for m in params.expand_sweep(p)}
         for pool, scores in sorted((a, b) for a, b in scored if b is not None and artifacts.is_done(b)):
@@ -143,6 +169,7 @@ def run_stage(p: dict) -> list[Path]:
 NOT_MADE = {
     "claim_": "made with analyze.claims: true (the toy reproduction's files)",
     "claims_compared": "made when two claims have the same arms (the toy reproduction's two regimes)",
+    "dial_": "made with analyze.dials: true (the toy reproduction's name and fidelity dials)",
     "accuracy_vs_": "made when a synthetic strategy was trained (not with analyze.claims, whose arms have their own figure)",
     "throughput_vs_strength": "made when pools at two or more strengths were synthesized in one process each",
     "filter_": "made when a pool was filtered (filter.scorer: clip or classifier)",

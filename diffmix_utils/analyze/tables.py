@@ -19,6 +19,8 @@ METRICS = ["val_acc", "test_acc_at_best_val", "test_acc_final", "test_acc_best"]
 EXTRA_METRICS = {"test_worst_group_acc_at_best_val": "worst_group_acc", "test_many_acc_at_best_val": "many_acc",
                  "test_medium_acc_at_best_val": "medium_acc", "test_few_acc_at_best_val": "few_acc"}
 
+MEASURED = ["pool_fidelity"]  # measured by the kit on a run's images (analyze.dials), not by the classifier
+
 # paired differences from the baseline (analyze.paired) and the table columns they go to
 PAIRED_COLUMNS = {
     "test_acc_at_best_val": {"diff": "diff_vs_baseline", "ci95_low": "diff_ci95_low", "ci95_high": "diff_ci95_high",
@@ -52,6 +54,16 @@ def used_strengths(m: dict, r: dict | None) -> tuple[float | None, str | None]:
     return (float(used[0]), None) if len(set(used)) == 1 else (None, strength_label(used))
 
 
+def _measured(m: dict, dials: bool) -> dict:
+    """With ``analyze.dials``: the member's ``pool_fidelity`` (the oracle's target-class rate in the images it
+    trained on; NaN without a pool), published and verified beside the accuracies."""
+    if not dials:
+        return {}
+    from ..measure.pool_fidelity import pool_fidelity
+    measured = pool_fidelity(m) if m["synthesize"]["strategy"] != "none" else None
+    return {MEASURED[0]: float("nan") if measured is None else measured["target_rate"]}
+
+
 def collect_results(p: dict) -> pd.DataFrame:
     """One row per sweep member with a finished training run (missing ones are listed, not hidden)."""
     rows, missing = [], []
@@ -70,6 +82,7 @@ def collect_results(p: dict) -> pd.DataFrame:
                      "strength": strength, **({"strengths": strengths} if strengths else {}),
                      "gamma": m["train"]["gamma"], "p": m["train"]["p"], "seed": m["seed"],
                      **{k: r[k] for k in METRICS}, **_extras(r, has_group_shift(m["data"])), **swept,
+                     **_measured(m, p["analyze"]["dials"]),
                      "train_dir": str(folder),
                      "baseline_dir": str(artifacts.train_dir(params.baseline_of(m)))})
     if missing:

@@ -14,6 +14,6 @@ from .files import (MANIFEST_COLUMNS, SCORE_COLUMNS, check_safetensors, is_done,
                     read_json, read_manifest, read_scores, rebuild_hint, write_json, write_manifest,
                     write_scores, write_text)
 from .keys import (DEFAULT_CPU_THREADS, dataset_cache, figures_dir, filter_dir, filter_key, filter_scorer, finetune_dir,  # noqa: F401
-                   finetune_key, open_split, run_dir, scores_key, split_key, split_path, stable_hash,
+                   finetune_key, open_split, oracle_partner, run_dir, scores_key, split_key, split_path, stable_hash,
                    stage_folders, store, synthesis_dir, synthesis_key, train_dir, train_key, uses_finetune)
 from .identity import data_identity, folder_identity, model_identity  # noqa: F401

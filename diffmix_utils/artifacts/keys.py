@@ -8,12 +8,14 @@ folders a parameter file needs made, and in what order, is ``jobs``.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from ..bundled import BUNDLED, bundled_digest
+from ..data.class_names import UNINFORMATIVE_FILE, setting, uninformative_words
 from ..params import baseline_of
 from ..params.schema import SCHEMA
 from ..stages import folder
@@ -27,7 +29,7 @@ _NOT_SHAPING = {"data": {"download", "class_names"},  # names shape only name-pr
                 "train": {"num_workers", "num_processes"}}
 # Keys added after stores existed, and the thread counts (fixed by default, since they change the last bits
 # of weights and images): at these values they leave the hash out, so finished folders keep their keys.
-_HASHED_ONLY_OFF_DEFAULT = {"train": {"label_toward": "target", "eval_every": 1},
+_HASHED_ONLY_OFF_DEFAULT = {"train": {"label_toward": "target", "eval_every": 1, "oracle_fraction": 0.0},
                             "synthesize": {"cpu_threads": 1}}
 DEFAULT_CPU_THREADS = SCHEMA["cluster"]["cpu_threads"].default  # torch threads of fine-tune, filter, training
 
@@ -58,9 +60,16 @@ def _threads(threads: int) -> list:
 
 
 def _names(p: dict, prompts_with_names: bool) -> list:
-    """``data.class_names`` in the key of an artifact whose prompts use class names (not at the default)."""
-    names = p["data"].get("class_names", "dataset")
-    return [{"class_names": names}] if prompts_with_names and names != "dataset" else []
+    """``data.class_names`` in the key of an artifact whose prompts use class names (not at the default):
+    ``misleading`` as ``opaque`` (its name until 2026-12-07, so its folders keep their keys), and the
+    committed uninformative words for the settings built from them (None before they are chosen: no pool
+    can be made then, ``measure.name_check.require``)."""
+    mode = setting(p["data"])
+    if not prompts_with_names or mode == "dataset":
+        return []
+    if mode == "misleading":
+        return [{"class_names": "opaque"}]
+    return [{"class_names": mode, "words": uninformative_words() if UNINFORMATIVE_FILE.is_file() else None}]
 
 
 def finetune_key(p: dict) -> str:
@@ -79,6 +88,17 @@ def synthesis_key(p: dict) -> str | None:
     upstream = finetune_key(p) if uses_finetune(p) else [split_key(p), model_identity(p["model"])]
     by_name = not strategy.control and (not strategy.tokens or p["finetune"]["mode"] == "lora_only")
     return stable_hash([upstream, _section(p, "synthesize"), *_names(p, by_name)])
+
+
+def oracle_partner(p: dict) -> dict | None:
+    """The ``oracle-mix`` member whose pool (the same plan: sources, targets, seeds) ``train.oracle_fraction``
+    takes rows from; None when the fraction is 0."""
+    if not p["train"]["oracle_fraction"]:
+        return None
+    partner = copy.deepcopy(p)
+    partner["synthesize"]["strategy"] = "oracle-mix"
+    partner["train"]["oracle_fraction"] = 0.0
+    return partner
 
 
 def filter_scorer(p: dict) -> dict | None:

@@ -1,4 +1,5 @@
-"""Can the base model draw a class from its name? The check behind ``data.class_names: opaque``.
+"""Can the base model draw a class from its name? The first, text-to-image-only check behind
+``data.class_names: misleading`` (then called opaque); ``name_check`` is the name dial's full check.
 
 Text-to-image with the base model (the real-gen prompt, "a photo of a <name> bird"), ``per_class``
 images per class, scored by the toybirds foreground oracle (``oracles``): the rate at which an image
@@ -13,11 +14,13 @@ import copy
 import numpy as np
 
 from .. import artifacts
-from ..data.class_names import CHOICES, prompt_classes
+from ..data.class_names import CHECKED, UNINFORMATIVE_FILE, prompt_classes
 from ..devices import pick_device
 from ..models.translate import load_strategy_pipeline, render_batch
 from ..strategies import get_strategy
 from .oracles import load_or_train_oracle
+
+SETTINGS = ("dataset", "partial", "uninformative", "misleading")  # partial, uninformative: once their words are chosen
 
 
 def name_fidelity(p: dict, per_class: int = 12, batch_size: int = 24, seed: int = 0) -> dict:
@@ -34,7 +37,7 @@ def name_fidelity(p: dict, per_class: int = 12, batch_size: int = 24, seed: int 
     tasks = [{"target_class": c, "source_index": -1, "strength": 1.0, "seed": seed * 7919 + k}
              for k, c in enumerate(wanted)]
     out = {"chance": 1 / classes, "per_class": per_class, "rows": []}
-    for mode in CHOICES:
+    for mode in [s for s in SETTINGS if s not in CHECKED or UNINFORMATIVE_FILE.is_file()]:
         q = copy.deepcopy(p)
         q["data"]["class_names"] = mode
         images = [im for b in range(0, len(tasks), batch_size)

@@ -121,3 +121,10 @@ def load_or_train_oracle(cache_dir: Path, num_classes: int, size: int = 64, per_
     model = TwoHeadCNN(num_classes)
     model.load_state_dict(load_file(str(folder / "oracle.safetensors")))
     return Oracle(model, size, json.loads((folder / "oracle.json").read_text()))
+
+
+def cached_oracle(cache_dir: Path, num_classes: int, size: int = 64) -> Oracle | None:
+    """The default oracle if it is already in ``cache_dir`` (no training: for figures that show its reading
+    when it is at hand), else None."""
+    folder = Path(cache_dir) / f"oracle-v{ORACLE_VERSION}-c{num_classes}-s{size}-n160-e8"
+    return load_or_train_oracle(cache_dir, num_classes, size) if (folder / "oracle.json").is_file() else None

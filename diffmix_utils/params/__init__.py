@@ -15,5 +15,5 @@ from .schema import (BUNDLED_MODELS, DATASETS, FINETUNE_MODES, SCHEMA, SECTIONS,
 from .sweep import (SYNTHETIC_ONLY_TRAIN_KEYS, baseline_of, expand_sweep, get,  # noqa: F401
                     reset_to_baseline, summary)
 from .validate import ParamsError, all_keys, check_value, closest_keys, field, resolve  # noqa: F401
-from .loading import apply_overrides, dump, load, parse_overrides, read_file  # noqa: F401
+from .loading import apply_overrides, dump, keep_variants, load, parse_overrides, read_file  # noqa: F401
 from .notebook import from_notebook  # noqa: F401

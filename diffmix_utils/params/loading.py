@@ -5,6 +5,7 @@ set the overrides, then ``validate.resolve`` fills defaults and checks every key
 """
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 import yaml
@@ -96,3 +97,13 @@ def parse_overrides(items: list[str]) -> dict:
 def dump(p: dict) -> str:
     """YAML text of a resolved parameter dict (written to runs/<name>/params.yaml)."""
     return yaml.safe_dump(p, sort_keys=False)
+
+
+def keep_variants(p: dict, pattern: str) -> dict:
+    """``p`` with only the variants whose names match the glob ``pattern``; one error naming the pattern and the
+    file's variant names when none does."""
+    kept = [v for v in p["variants"] if fnmatch.fnmatchcase(v["name"], pattern)]
+    if not kept:
+        raise ParamsError(f"--variants {pattern!r} matches no variant; this file's: "
+                          f"{', '.join(v['name'] for v in p['variants']) or '(none)'}")
+    return {**p, "variants": kept}

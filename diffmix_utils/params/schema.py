@@ -8,6 +8,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from ..data.class_names import CHOICES as CLASS_NAME_CHOICES
 from ..data.registry import DATASET_NAMES as DATASETS
 from ..stages import NOTEBOOK_STAGES
 
@@ -79,8 +80,10 @@ SCHEMA: dict[str, Any] = {
                               "under two labels (refused by default: leakage or an ambiguous label)"),
         "split_seed": F(0, "int", "seed of the split file that every stage shares", low=0, high=2147483647),
         "class_names": F("dataset", "str", "names the name-prompted strategies (real-*, lora_only) prompt with: "
-                         "the dataset's, or opaque (invented names the base model never read: the paper's "
-                         "regime); learned-token artifacts are the same in both", choices=("dataset", "opaque")),
+                         "the dataset's; partial (its first word + an uninformative word, toybirds); "
+                         "uninformative (invented words the oracle check finds carry no class, toybirds); "
+                         "misleading (invented words that steer to other classes; opaque is its old name); "
+                         "learned-token artifacts are the same in all", choices=CLASS_NAME_CHOICES),
     },
     "model": {
         "base": F("bundled:tiny-sd", "str", "bundled:<name> | hub id | local diffusers folder"),
@@ -180,6 +183,10 @@ SCHEMA: dict[str, Any] = {
         "p": F(0.1, "float", "probability of replacing a real sample by a synthetic one",
                low=0.0, high=1.0),
         "gamma": F(0.5, "float", "soft label exponent: weight of the target class is s^gamma", low=0.0, high=100.0),
+        "oracle_fraction": F(0.0, "float", "toybirds control (the fidelity dial): this fraction of the pool's "
+                             "rows is replaced by the oracle translation of the same task (nested: a larger "
+                             "fraction keeps the smaller one's rows; 1 is synthesize.strategy: oracle-mix)", low=0.0,
+                             high=1.0, high_open=True),
         "label_toward": F("target", "str", "the class a synthetic image's weight s^gamma goes to: target "
                           "(Diff-Mix) or source (a control: the labels point the wrong way)",
                           choices=("target", "source")),
@@ -221,6 +228,8 @@ SCHEMA: dict[str, Any] = {
         "model_figures": F(True, "bool", "draw the figures that run a model (progressive translation, cross-attention, "
                            "fine-tune comparison, t-SNE); false: the tables and the result and claim figures only, "
                            "in seconds (a block's verdicts)"),
+        "dials": F(False, "bool", "the toy reproduction's two dials (claims 'names' and 'fidelity'): their tests, "
+                   "figures and each pool's measured fidelity (toybirds; needs analyze.claims)"),
     },
     "cluster": {  # how the job graph is run; only cpu_threads away from 1 enters an artifact's key
         "executor": F("serial", "str", "serial: the notebooks run every job in one process; local: cluster.workers "

@@ -24,7 +24,8 @@ def _set(p: dict, dotted: str, value: Any) -> None:
 
 
 # training keys that only shape how synthetic images are used: irrelevant (reset) for the baseline
-SYNTHETIC_ONLY_TRAIN_KEYS = ("gamma", "kappa", "label_toward", "synthetic_sampling", "target_classes_per_source")
+SYNTHETIC_ONLY_TRAIN_KEYS = ("gamma", "kappa", "label_toward", "synthetic_sampling", "target_classes_per_source",
+                             "oracle_fraction")
 
 
 def reset_to_baseline(m: dict) -> None:

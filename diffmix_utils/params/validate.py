@@ -17,7 +17,8 @@ from typing import Any
 
 from ..data.common import resolve_options
 from ..data.registry import LAYOUTS
-from ..strategies import synthesis_settings_problem
+from ..data.class_names import CHECKED as CHECKED_NAMES
+from ..strategies import get_strategy, synthesis_settings_problem
 from ..backbones import backbone_problem
 from .schema import BUNDLED_MODELS, MOVED_KEYS, MOVED_MODELS, SCHEMA, Field, defaults
 from .sweep import expand_sweep
@@ -191,6 +192,14 @@ def _check_cross(p: dict) -> None:
     if p["synthesize"]["strategy"] == "oracle-mix" and d["dataset"] != "toybirds":
         raise ParamsError(f"synthesize.strategy = 'oracle-mix' renders perfect translations with the toybirds "
                           f"renderer; it is not valid for data.dataset = {d['dataset']!r} (use toybirds)")
+    if d["class_names"] in CHECKED_NAMES and d["dataset"] != "toybirds":
+        raise ParamsError(f"data.class_names = {d['class_names']!r} is checked by the toybirds oracle; it is not "
+                          f"valid for data.dataset = {d['dataset']!r} (use dataset or misleading)")
+    _check_oracle_fraction(p)
+    if p["analyze"]["dials"] and (d["dataset"] != "toybirds" or not p["analyze"]["claims"]):
+        raise ParamsError(f"analyze.dials = true reads the toybirds oracle and the claim tables; not valid with "
+                          f"data.dataset = {d['dataset']!r} and analyze.claims = {p['analyze']['claims']} "
+                          "(use toybirds and analyze.claims: true)")
     if d["dataset"] != "toybirds" and not d["root"]:
         raise ParamsError(f"data.root = null is not valid for data.dataset = {d['dataset']!r}; give the "
                           f"folder that holds {layout.layout}")
@@ -219,6 +228,21 @@ def _check_cross(p: dict) -> None:
     problem = backbone_problem(t["backbone"], t["model_kwargs"], t["weights"])
     if problem:
         raise ParamsError(problem)
+
+
+def _check_oracle_fraction(p: dict) -> None:
+    q, syn = p["train"]["oracle_fraction"], p["synthesize"]
+    if not q:
+        return
+    strategy = None if syn["strategy"] == "none" else get_strategy(syn["strategy"])
+    if p["data"]["dataset"] != "toybirds" or strategy is None or strategy.control or not (
+            strategy.img2img and strategy.inter_class):
+        raise ParamsError(f"train.oracle_fraction = {q} replaces rows of an inter-class img2img pool (diff-mix, "
+                          f"real-mix, ti-mix) of toybirds by the oracle's; not valid with data.dataset = "
+                          f"{p['data']['dataset']!r} and synthesize.strategy = {syn['strategy']!r}")
+    if p["filter"]["scorer"] != "none":
+        raise ParamsError(f"train.oracle_fraction = {q} with filter.scorer = {p['filter']['scorer']!r} is not "
+                          "valid: the filter scored the pool without the oracle's rows; use one or the other")
 
 
 def resolve(raw: dict | None) -> dict:

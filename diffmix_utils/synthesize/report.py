@@ -66,11 +66,16 @@ def balance(p: dict):
 
 
 def translations(p: dict, columns: int = 6):
-    """The translation grid: real source images (row 0) and, per finished pool, the same tasks
-    translated (one row per strategy and strength)."""
+    """The translation grid: real source images (row 0), a real image of each target class (row 1) and, per
+    finished pool, the same tasks translated (one row per strategy and strength), with the toybirds
+    oracle's reading of each when the store has the oracle."""
     from ..pool_figures import translation_grid
     finished = [(m, f) for m, f in _pools(p) if artifacts.is_done(f)]
     if not finished:
         return "no finished pool yet: run the synthesis step above"
     split = artifacts.open_split(p)
-    return translation_grid(split, [f for _, f in finished], None, [], 110, columns)
+    oracle = None
+    if p["data"]["dataset"] == "toybirds":  # its reading of each translation, when the store has the oracle
+        from ..measure.oracles import cached_oracle
+        oracle = cached_oracle(artifacts.store(p) / "oracles", len(split["classes"]), p["data"]["image_size"])
+    return translation_grid(split, [f for _, f in finished], None, [], 110, columns, oracle=oracle)

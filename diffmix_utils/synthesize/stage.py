@@ -28,6 +28,7 @@ import torch
 
 from .. import artifacts, children, handoff, jobs, locks, progress, provenance
 from ..devices import deterministic_kernels, pick_device
+from ..measure.name_check import require as require_name_check
 from ..models.translate import check_finetune, load_strategy_pipeline, render_batch, synthesis_dtype
 from ..strategies import get_strategy
 from .lanes import cpu_threads, lane_count, lane_pipeline, run_in_lanes
@@ -131,7 +132,10 @@ def run_synthesis(p: dict) -> Path | None:
 
 
 def _synthesize(p: dict) -> Path:
-    check_finetune(p, get_strategy(p["synthesize"]["strategy"]))
+    strategy = get_strategy(p["synthesize"]["strategy"])
+    check_finetune(p, strategy)
+    if not strategy.tokens and not strategy.control:  # prompted with class names: a checked setting must pass
+        require_name_check(p)
     out, split, tasks, batches = prepare(p)
     artifacts.write_manifest(out / "plan.csv", tasks)
     for partial in out.glob("images/*/.*.tmp"):  # a killed run's half-written image, never in the manifest

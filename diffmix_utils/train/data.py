@@ -28,17 +28,6 @@ from ..labels import soft_label
 SAMPLINGS = ("uniform", "tail")
 
 
-def limit_targets(rows: list[dict], k: int | None, seed: int) -> list[dict]:
-    """Keep, per source class, the rows whose target is among K targets drawn by ``seed``."""
-    if k is None:
-        return rows
-    keep = {}
-    for src in sorted({r["source_class"] for r in rows}):
-        targets = sorted({r["target_class"] for r in rows if r["source_class"] == src})
-        keep[src] = {targets[j] for j in np.random.default_rng([seed, src]).permutation(len(targets))[:k]}
-    return [r for r in rows if r["target_class"] in keep[r["source_class"]]]
-
-
 class RealWithSynthetic(Dataset):
     """Real training items with probability-p synthetic replacement.
 

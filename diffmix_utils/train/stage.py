@@ -31,7 +31,8 @@ from ..data.splits import class_counts
 from ..distributed import split_evenly
 from ..devices import job_threads, pick_device
 from ..models.classifiers import classifier_transforms, create_classifier
-from .data import RealWithSynthetic, limit_targets
+from ..pool_rows import synthetic_rows
+from .data import RealWithSynthetic
 from .evaluation import breakdown, predict, shot_thresholds, summarize
 from .losses import ClassifierLoss, class_weights
 from .mixing import BatchMixer, MinorityCutMix
@@ -47,24 +48,6 @@ def warmup_cosine(total_steps: int, warmup_fraction: float):
             return (step + 1) / warmup
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
     return factor
-
-
-def synthetic_rows(p: dict) -> tuple[list[dict], Path | None]:
-    """The synthetic pool rows training draws from (kept by the filter, if any; K-limited) and their folder."""
-    folder = artifacts.synthesis_dir(p)
-    if folder is None or p["train"]["p"] == 0:
-        return [], None
-    if not artifacts.is_done(folder):
-        raise FileNotFoundError(f"the synthetic pool {folder} is not complete: run the synthesize stage first")
-    rows = artifacts.read_manifest(folder)
-    scored = artifacts.filter_dir(p)
-    if scored is not None:  # a filter's rejects stay on disk, and out of training
-        if not artifacts.is_done(scored):
-            raise FileNotFoundError(f"filter.scorer = {p['filter']['scorer']!r} but the pool's scores {scored} "
-                                    "are not complete: run filtering.run_stage(P) (03_train's filter step) first")
-        scores = artifacts.read_scores(scored)
-        rows = [r for r in rows if scores[r["task"]]["kept"]]
-    return limit_targets(rows, p["train"]["target_classes_per_source"], p["seed"]), folder
 
 
 def _seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
