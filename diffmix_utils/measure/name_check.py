@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import artifacts, locks, params
+from .. import artifacts, locks, params, progress
 from ..atomic import atomic_dir
 from ..data import open_image
 from ..data.class_names import (CHECKED, UNINFORMATIVE_FILE, candidate_names, names_for, opaque_names,
@@ -108,7 +108,7 @@ class _Renderer:
         syn, res = self.p["synthesize"], self.p["model"]["resolution"]
         tasks = [(n, k, s) for n in range(len(names)) for k, s in enumerate(seeds)]
         drawn = []
-        for b in range(0, len(tasks), batch_size):
+        for b in progress.bar(range(0, len(tasks), batch_size), desc=f"name check, {condition}", unit="batch"):
             batch = tasks[b:b + batch_size]
             prompts = [PROMPT_TEMPLATE.format(names[n], self.superclass).strip() for n, _, _ in batch]
             call = dict(steps=syn["steps"], guidance=syn["guidance"], resolution=res)
