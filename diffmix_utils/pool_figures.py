@@ -33,12 +33,14 @@ def save(fig, base: Path | None, formats: list[str], dpi: int):
 
 
 def translation_grid(split: dict, pools: list[Path], base: Path, formats: list[str], dpi: int,
-                     columns: int = 6, oracle=None) -> list[Path]:
+                     columns: int = 6, oracle=None, labels: dict | None = None) -> list[Path]:
     """Row 0: real source images; row 1 (img2img pools): a real training image of each target class; then one
     row per synthetic pool (e.g. per strength): the same tasks. With ``oracle`` (``measure.oracles``), each
-    translation is titled with the class the oracle reads in it (green: the target)."""
+    translation is titled with the class the oracle reads in it (green: the target). ``labels``: a row's
+    name by pool folder (e.g. the class-names setting of a real-mix pool), else its strategy and strength."""
     rows = [artifacts.read_manifest(f) for f in pools]
-    rows = sorted(zip(rows, pools), key=lambda rp: rp[0][0]["strength"])
+    labels = labels or {}
+    rows = sorted(zip(rows, pools), key=lambda rp: (rp[0][0]["strength"], labels.get(rp[1], "")))
     img2img = [r for r in rows[0][0] if r["source_index"] >= 0][:columns]
     head = 2 if img2img else 0
     tasks = img2img or rows[0][0][:columns]
@@ -64,10 +66,12 @@ def translation_grid(split: dict, pools: list[Path], base: Path, formats: list[s
     if img2img:
         axes[0, 0].set_ylabel("source", fontsize=7)
         axes[1, 0].set_ylabel("target class\n(a real image)", fontsize=7)
-    for r, (manifest, _) in enumerate(rows):
-        axes[head + r, 0].set_ylabel(f"{manifest[0]['strategy']}\ns={manifest[0]['strength']:g}", fontsize=7)
+    for r, (manifest, folder) in enumerate(rows):
+        axes[head + r, 0].set_ylabel(labels.get(folder, f"{manifest[0]['strategy']}\ns={manifest[0]['strength']:g}"),
+                                     fontsize=7)
     reading = "; 'reads k': the class the toybirds oracle sees (green: the target)" if oracle is not None else ""
     fig.suptitle(f"source class → target class{reading}", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     return save(fig, base, formats, dpi)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import artifacts, jobs, params, provenance
+from ..data.class_names import setting
 from ..strategies import get_strategy
 from . import reference
 from .tables import add_reference, collect_results, environment_table, reader_view, summarize, write_table
@@ -67,6 +68,14 @@ def _dials(p: dict, out: Path, fmt: list[str], dpi: int) -> list[Path]:
     if "dial_fidelity" in tables:
         written += dial_figures.fidelity_dial_figure(tables["dial_fidelity"], out / "dial_fidelity", fmt, dpi)
     return written
+
+
+def _pool_label(m: dict) -> str:
+    """A translation-grid row's name: strategy and strength, and the class names a name-prompted pool used."""
+    strategy = get_strategy(m["synthesize"]["strategy"])
+    names = setting(m["data"])
+    by_name = not strategy.tokens and not strategy.control
+    return f"{strategy.name}\n{names + ' names, ' if by_name else ''}s={m['synthesize']['strength']:g}"
 
 
 def _oracle(p: dict, split: dict):
@@ -139,7 +148,9 @@ def run_analysis(p: dict) -> list[Path]:
     pools = {artifacts.synthesis_dir(m) for m in first} - {None}
     done = sorted(f for f in pools if artifacts.is_done(f))
     if done:
-        written += figures.translation_grid(split, done, out / "translations", fmt, dpi, oracle=_oracle(p, split))
+        written += figures.translation_grid(split, done, out / "translations", fmt, dpi, oracle=_oracle(p, split),
+                                            labels={artifacts.synthesis_dir(m): _pool_label(m) for m in first
+                                                    if m["synthesize"]["strategy"] != "none"})
         written += _throughput_figure(done, out, fmt, dpi, f"{p['model']['base']}, {p['model']['resolution']} px")
         scored = {(artifacts.synthesis_dir(m), artifacts.filter_dir(m)) for m in params.expand_sweep(p)}
         for pool, scores in sorted((a, b) for a, b in scored if b is not None and artifacts.is_done(b)):
