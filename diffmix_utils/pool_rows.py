@@ -49,7 +49,7 @@ def with_oracle_rows(p: dict, rows: list[dict]) -> list[dict]:
     partner = artifacts.oracle_partner(p)
     if partner is None:
         return rows
-    folder = artifacts.synthesis_dir(partner)
+    folder = artifacts.synthesis_dir(partner).resolve()  # absolute: the rows are read beside another pool's
     if not artifacts.is_done(folder):
         raise FileNotFoundError(f"train.oracle_fraction = {p['train']['oracle_fraction']} reads the oracle pool "
                                 f"{folder}, which is not complete: run the synthesize stage first")

@@ -186,3 +186,21 @@ def test_the_dials_tables_read_made_up_results_as_the_plan_says(tmp_path, words)
         ["dataset", "partial", "uninformative", "misleading"]
     files = dial_figures.fidelity_dial_figure(table, tmp_path / "dial_fidelity", ["png"], 80)
     assert files[0].stat().st_size > 5000
+
+
+def test_a_q_pool_classifier_trains_on_both_pools_from_a_relative_workdir(finetuned, monkeypatch):
+    from conftest import tiny_params
+
+    from diffmix_utils import synthesize, train
+    workdir = Path(finetuned[0]["workdir"])
+    monkeypatch.chdir(workdir.parent)  # workdir "runs0", as params files write "runs"
+    p = tiny_params(workdir.name, seed=11, synthesize={"seed": 11, "strategy": "diff-mix"},
+                    train={"oracle_fraction": 0.5})
+    synthesize.run_stage(p)  # the Diff-Mix pool and, for the q-pool, the oracle pool of the same plan
+    oracle = artifacts.synthesis_dir(artifacts.oracle_partner(p))
+    assert artifacts.is_done(oracle)
+    rows, _ = pool_rows.synthetic_rows(p)
+    from_oracle = [r for r in rows if Path(r["path"]).is_absolute()]
+    assert len(from_oracle) == round(0.5 * len(rows)) and all(Path(r["path"]).is_file() for r in from_oracle)
+    train.run_stage(p)
+    assert artifacts.is_done(artifacts.train_dir(p))

@@ -22,11 +22,11 @@ def pool_fidelity(m: dict, batch_size: int = 64) -> dict | None:
     rows, folder = synthetic_rows(m)
     if not rows:
         return None
-    store = artifacts.store(m)
-    paths = [Path(folder) / r["path"] for r in rows]
+    store = artifacts.store(m).resolve()
+    paths = [Path(folder).resolve() / r["path"] for r in rows]  # an oracle row's path is already absolute
     key = artifacts.stable_hash([ORACLE_VERSION, [[str(p.relative_to(store)), r["target_class"]]
                                                   for p, r in zip(paths, rows)]])
-    cached = store / "fidelity" / f"{key}.json"
+    cached = artifacts.store(m) / "fidelity" / f"{key}.json"
     if cached.is_file():
         return json.loads(cached.read_text())
     split = artifacts.open_split(m)
