@@ -110,12 +110,12 @@ def _gains(ms: list[dict], cache: dict) -> dict[int, float]:
             for m in ms}
 
 
-def _test(name: str, statement: str, diffs: list[float], extra: str = "") -> dict:
+def _test(name: str, statement: str, diffs: list[float]) -> dict:
     mean, low, high = t_interval(diffs)
     n = int(np.sum(~np.isnan(np.asarray(diffs, float))))
     return {"hypothesis": name, "statement": statement, "estimate": round2(mean), "low": round2(low),
             "high": round2(high), "verdict": verdict(low, high), "MDD": round2(mdd(sd_of(diffs), n)),
-            "draws": n, "note": extra}
+            "draws": n}
 
 
 def fidelity_tests(arms: dict[str, list[dict]], table: pd.DataFrame, reference_finetune: dict,
