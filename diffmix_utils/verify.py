@@ -51,10 +51,16 @@ def platform_differences(run_env: pd.DataFrame, ref_env: pd.DataFrame) -> list[s
                 here = sorted(set(run_env.get(key, pd.Series(["?"])).dropna().astype(str))) or ["?"]
                 out.append(f"{key}: {'/'.join(here)} here, not recorded in the reference")
             continue
-        ref, run = sorted(set(ref_env[key].astype(str))), sorted(set(run_env.get(key, pd.Series(["?"])).astype(str)))
+        ref, run = _values(ref_env[key]), _values(run_env.get(key, pd.Series(["?"])))
         if ref != run:
             out.append(f"{key}: {'/'.join(run)} here, {'/'.join(ref)} in the reference")
     return out
+
+
+def _values(column: pd.Series) -> list[str]:
+    """The distinct values of an environment column as text; a row that did not record it (members made
+    before the kit did, in a reference that mixes them) counts as "not recorded", never as a number."""
+    return sorted({"not recorded" if pd.isna(v) else str(v) for v in column})
 
 
 def _spread(ref: pd.DataFrame) -> pd.Series:

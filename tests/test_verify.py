@@ -133,3 +133,16 @@ def test_the_cpu_model_names_its_generation_where_the_name_alone_may_be_masked()
     if not info.is_file() or "cpu family" not in info.read_text():
         pytest.skip("not Linux x86: platform's words are all there is")
     assert "(cpu family " in provenance.cpu_model() and ", model " in provenance.cpu_model()
+
+
+def test_a_reference_that_mixes_recorded_and_unrecorded_rows_compares_without_error():
+    """toy_dials reuses classifiers trained before cpu_model was recorded: one column, text and empty."""
+    import numpy as np
+    import pandas as pd
+
+    from diffmix_utils.verify import platform_differences
+    ref = pd.DataFrame({"cpu_model": [np.nan, "AMD EPYC (cpu family 25)"], "torch": ["2.14.1", "2.14.1"]})
+    assert platform_differences(ref.copy(), ref) == []
+    other = ref.assign(cpu_model=[None, "Intel Xeon"])
+    assert platform_differences(other, ref) == ["cpu_model: Intel Xeon/not recorded here, "
+                                                "AMD EPYC (cpu family 25)/not recorded in the reference"]
