@@ -13,12 +13,12 @@ of the pre-registered comparisons and a figure each.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import artifacts, params
+from ..measure.pool_fidelity import pool_fidelity
 from ..data.class_names import setting
 from .claims import _columns, _metric, _paired, _result, _same_seed
 from .paired import round2, t_interval, verdict
@@ -76,8 +76,8 @@ def fidelity_values(members: list[dict], fidelity: dict) -> list[float]:
     out = []
     for m in members:
         folder = artifacts.train_dir(m)
-        if folder not in fidelity and artifacts.is_done(artifacts.synthesis_dir(m) or Path("/nonexistent")):
-            from ..measure.pool_fidelity import pool_fidelity
+        pool = artifacts.synthesis_dir(m)
+        if folder not in fidelity and pool is not None and artifacts.is_done(pool):
             measured = pool_fidelity(m)
             fidelity[folder] = None if measured is None else measured["target_rate"]
         v = fidelity.get(folder)

@@ -133,20 +133,13 @@ def select_uninformative(p: dict, count: int = CANDIDATES) -> dict:
     distance = np.zeros(len(words))
     for condition in CONDITIONS:
         who, drawn = r.drawn(words, condition, list(SELECT_SEEDS))
-        distance += name_tables.distance_to_pooled(_rows(who, drawn, len(words), k))
+        distance += name_tables.distance_to_pooled(name_tables.contingency(who, drawn, k, rows=len(words)))
     keep = sorted(np.argsort(distance, kind="stable")[:k].tolist())
     record = {"names": [words[i] for i in keep], "chosen_by": "python -m diffmix_utils.measure.name_check --select",
               "date": time.strftime("%Y-%m-%d"), "base_model": p["model"]["base"], "seeds": list(SELECT_SEEDS),
               "candidates": {w: round(float(d), 4) for w, d in zip(words, distance)}}
     artifacts.atomic_write(UNINFORMATIVE_FILE, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2) + "\n"))
     return record
-
-
-def _rows(who: list[int], drawn: list[int], names: int, classes: int) -> np.ndarray:
-    """counts[name, class drawn]."""
-    t = np.zeros((names, classes), dtype=int)
-    np.add.at(t, (np.asarray(who), np.asarray(drawn)), 1)
-    return t
 
 
 def run_check(p: dict, per_class: int = 12) -> dict:

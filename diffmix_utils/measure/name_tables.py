@@ -17,9 +17,10 @@ RULES = {  # what each setting claims, as the plan words it (the img2img conditi
 }
 
 
-def contingency(prompted: list[int], drawn: list[int], classes: int) -> np.ndarray:
-    """counts[c, d]: images prompted with class c that the oracle read as class d."""
-    table = np.zeros((classes, classes), dtype=int)
+def contingency(prompted: list[int], drawn: list[int], classes: int, rows: int | None = None) -> np.ndarray:
+    """counts[c, d]: images prompted with class c (or, with ``rows``, with name c of ``rows``) that the oracle
+    read as class d."""
+    table = np.zeros((classes if rows is None else rows, classes), dtype=int)
     np.add.at(table, (np.asarray(prompted), np.asarray(drawn)), 1)
     return table
 
