@@ -156,7 +156,12 @@ def dial_fidelity_table() -> str:
 
 
 def dial_tests_table() -> str:
+    """The fidelity tests of toy_dials, then the capacity arms' F3 rows of toy_dials_capacity when published."""
     t = load("toy_dials")["dial_fidelity_tests"]
+    capacity = _published("toy_dials_capacity")
+    if capacity is not None and "dial_fidelity_tests" in capacity:
+        f3 = capacity["dial_fidelity_tests"]
+        t = pd.concat([t, f3[f3.hypothesis == "F3"]], ignore_index=True)
     rows = []
     for _, r in t.iterrows():
         est = r.verdict if pd.isna(r.get("low")) else \

@@ -25,7 +25,8 @@ SHOWN = ".jp-OutputArea-output img, .jp-OutputArea-output table"
 
 def capture(browser, lab: lab_browser.Lab, notebook: str, out: Path, timeout_s: int) -> list[Path]:
     """Run ``notebook`` to the end and save each cell that shows a figure or a table."""
-    page = lab_browser.open_and_run_all(browser, lab, notebook, width=1200, height=900)
+    # a tall viewport: a cell taller than the view is captured with the part outside it left blank
+    page = lab_browser.open_and_run_all(browser, lab, notebook, width=1200, height=6000)
     lab_browser.wait_all_run(page, lab, timeout_s * 1000)
     lab_browser.no_traceback(page, lab)
     written = []
