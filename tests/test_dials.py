@@ -188,6 +188,34 @@ def test_the_dials_tables_read_made_up_results_as_the_plan_says(tmp_path, words)
     assert files[0].stat().st_size > 5000
 
 
+def test_the_capacity_arms_are_placed_against_q_quarter_and_compared_with_diff_mix(tmp_path, words):
+    p = params.load(ROOT / "params" / "toy_dials_capacity.yaml", params.parse_overrides(
+        [f"workdir={tmp_path}", "sweep.seed=[0, 1, 2, 3, 4]"]))
+    arms = claim_members(p)["fidelity"]
+    made = {"q=0 (diff-mix)": (0.0, 0.70), "q=0.25": (0.05, 0.80), "4x steps": (0.05, 0.80),
+            "rank 40": (0.0, 0.60), "4x steps rank 40": (0.02, 0.75)}  # (gain, fidelity)
+    fidelity, rng = {}, np.random.default_rng(2)
+    for seed in range(5):
+        base = 0.6 + 0.05 * rng.random()
+        _finish(arms["baseline"][seed], base)
+        for arm, (gain, fid) in made.items():
+            _finish(arms[arm][seed], base + gain + 0.01 * (rng.random() - 0.5))
+            fidelity[artifacts.train_dir(arms[arm][seed])] = fid + 0.01 * (rng.random() - 0.5)
+    table = dials.fidelity_table(arms, p["finetune"], fidelity=fidelity)
+    assert list(table.kind) == ["q-pool", "q-pool", "capacity", "capacity", "capacity"]
+    tests = dials.fidelity_tests(arms, table, p["finetune"], fidelity=fidelity)
+    f3 = tests[tests.hypothesis == "F3"].set_index("statement")
+    assert f3.loc["rank 40: measured fidelity − the q = ¼ pool's (points of %)", "estimate"] == pytest.approx(-20, abs=1)
+    assert f3.loc["rank 40: measured fidelity − the q = ¼ pool's (points of %)", "verdict"] == "worse"
+    assert f3.loc["4x steps: measured fidelity − the q = ¼ pool's (points of %)", "estimate"] == pytest.approx(0, abs=1)
+    more = tests[tests.hypothesis == "exploratory"].set_index("statement")
+    assert len(more) == 6 and set(more.draws) == {5}
+    assert more.loc["4x steps: gain − Diff-Mix's gain (q = 0; points)", "estimate"] == pytest.approx(5, abs=1)
+    assert more.loc["4x steps: gain − Diff-Mix's gain (q = 0; points)", "verdict"] == "better"
+    assert more.loc["4x steps rank 40: measured fidelity − Diff-Mix's (q = 0; points of %)", "estimate"] == \
+        pytest.approx(5, abs=1)
+
+
 def test_a_q_pool_classifier_trains_on_both_pools_from_a_relative_workdir(finetuned, monkeypatch):
     from conftest import tiny_params
 

@@ -146,8 +146,17 @@ def dial_names_table() -> str:
 
 
 def dial_fidelity_table() -> str:
-    t = pd.concat([x["dial_fidelity"] for x in (_published("toy_dials"), _published("toy_dials_capacity"))
-                   if x is not None and "dial_fidelity" in x], ignore_index=True).drop_duplicates("arm")
+    """toy_dials' pools over 37 draws, then the capacity arms (10 draws) when published."""
+    return _fidelity_md(pd.concat([x["dial_fidelity"] for x in (_published("toy_dials"), _published("toy_dials_capacity"))
+                                   if x is not None and "dial_fidelity" in x], ignore_index=True).drop_duplicates("arm"))
+
+
+def capacity_fidelity_table() -> str:
+    """The capacity file's own table: Diff-Mix, q = ¼ and the capacity arms on the same draws 0-9."""
+    return _fidelity_md(load("toy_dials_capacity")["dial_fidelity"])
+
+
+def _fidelity_md(t: pd.DataFrame) -> str:
     return _md(["arm", "q", "draws", "measured fidelity (%), mean ± std", "Δ vs baseline [95 %], MDD: verdict"],
                [[r.arm, "" if pd.isna(r.q) else f"{r.q:g}", str(int(r.seeds)),
                  f"{r['fidelity mean']:.1f} ± {r['fidelity std']:.1f}",
@@ -156,12 +165,13 @@ def dial_fidelity_table() -> str:
 
 
 def dial_tests_table() -> str:
-    """The fidelity tests of toy_dials, then the capacity arms' F3 rows of toy_dials_capacity when published."""
+    """The fidelity tests of toy_dials, then the capacity arms' rows of toy_dials_capacity (F3 and the
+    exploratory ones) when published; its F1 and F2 over q = 0 and ¼ alone are left to its own table."""
     t = load("toy_dials")["dial_fidelity_tests"]
     capacity = _published("toy_dials_capacity")
     if capacity is not None and "dial_fidelity_tests" in capacity:
-        f3 = capacity["dial_fidelity_tests"]
-        t = pd.concat([t, f3[f3.hypothesis == "F3"]], ignore_index=True)
+        arms = capacity["dial_fidelity_tests"]
+        t = pd.concat([t, arms[arms.hypothesis.isin(["F3", "exploratory"])]], ignore_index=True)
     rows = []
     for _, r in t.iterrows():
         est = r.verdict if pd.isna(r.get("low")) else \
@@ -174,7 +184,8 @@ TABLES = {"demo/summary": demo_summary, "toy_regimes/summary": regimes_summary,
           "toy_regimes/claims": regimes_claims, "toy_regimes/claims-30": lambda: regimes_claims(30),
           "toy_paper/claims": lambda: claims_table("toy_paper", TOY_PAPER, "claim"),
           "toy_dials/name_check": name_check_table, "toy_dials/names": dial_names_table,
-          "toy_dials/fidelity": dial_fidelity_table, "toy_dials/fidelity_tests": dial_tests_table}
+          "toy_dials/fidelity": dial_fidelity_table, "toy_dials/fidelity_tests": dial_tests_table,
+          "toy_dials_capacity/fidelity": capacity_fidelity_table}
 
 
 def regimes_compared_figure(base: Path) -> list[Path]:

@@ -8,7 +8,8 @@ of the pre-registered comparisons and a figure each.
   fidelity (the oracle's target-class rate in the images trained on, ``measure.pool_fidelity``): noise,
   the q-pools (``train.oracle_fraction``; q = 0 is Diff-Mix, q = 1 the oracle control), and the
   capacity arms (a fine-tune other than the file's). Tests: the per-draw slope of gain on q (F1), the
-  first "better" q (F2), the convexity prediction, and each capacity arm's fidelity against q = ¼ (F3).
+  first "better" q (F2), the convexity prediction, each capacity arm's fidelity against q = ¼ (F3) and,
+  marked exploratory (not in the plan), each capacity arm's fidelity and gain against Diff-Mix's (q = 0).
 """
 from __future__ import annotations
 
@@ -121,7 +122,8 @@ def _test(name: str, statement: str, diffs: list[float]) -> dict:
 def fidelity_tests(arms: dict[str, list[dict]], table: pd.DataFrame, reference_finetune: dict,
                    cache: dict | None = None, fidelity: dict | None = None) -> pd.DataFrame:
     """F1 (per-draw slope of gain on q, points per unit q), convexity (gain at ½ − half the gain at 1), F2
-    (the first "better" q, by its measured fidelity) and F3 (each capacity arm's fidelity − the q = ¼ pool's)."""
+    (the first "better" q, by its measured fidelity), F3 (each capacity arm's fidelity − the q = ¼ pool's) and
+    the capacity arms' exploratory comparisons with Diff-Mix (q = 0)."""
     cache, fidelity = ({} if cache is None else cache), ({} if fidelity is None else fidelity)
     qs = {arm_q(ms[0], reference_finetune): ms for ms in arms.values() if arm_q(ms[0], reference_finetune) is not None}
     gains = {q: _gains(ms, cache) for q, ms in sorted(qs.items())}
@@ -142,15 +144,33 @@ def fidelity_tests(arms: dict[str, list[dict]], table: pd.DataFrame, reference_f
     rows.append({"hypothesis": "F2", "statement": "the smallest q whose pool is 'better' than the baseline",
                  "estimate": None if first is None else first.q, "verdict": "none is better" if first is None else
                  f"q = {first.q:g} at measured fidelity {first['fidelity mean']:.1f} %", "draws": len(seeds)})
-    quarter = qs.get(0.25)
-    for arm, ms in arms.items():
-        if quarter is None or ms[0]["synthesize"]["strategy"] != "diff-mix" or arm_q(ms[0], reference_finetune) is not None:
-            continue
-        mine = dict(zip([m["seed"] for m in ms], fidelity_values(ms, fidelity)))
-        theirs = dict(zip([m["seed"] for m in quarter], fidelity_values(quarter, fidelity)))
-        rows.append(_test("F3", f"{arm}: measured fidelity − the q = ¼ pool's (points of %)",
-                          [mine[s] - theirs[s] for s in mine if s in theirs]))
+    rows += _capacity_tests(arms, qs, reference_finetune, cache, fidelity)
     return pd.DataFrame(rows)
+
+
+def _capacity_tests(arms: dict[str, list[dict]], qs: dict[float, list[dict]], reference_finetune: dict,
+                    cache: dict, fidelity: dict) -> list[dict]:
+    """Per capacity arm: F3 (its measured fidelity − the q = ¼ pool's, the plan's test) and, marked
+    ``exploratory`` (not in the plan), its fidelity and its gain against Diff-Mix's own (q = 0), by draw."""
+    def by_seed(ms: list[dict]) -> dict[int, float]:
+        return dict(zip([m["seed"] for m in ms], fidelity_values(ms, fidelity)))
+
+    rows = []
+    for arm, ms in arms.items():
+        if ms[0]["synthesize"]["strategy"] != "diff-mix" or arm_q(ms[0], reference_finetune) is not None:
+            continue
+        mine = by_seed(ms)
+        if 0.25 in qs:
+            theirs = by_seed(qs[0.25])
+            rows.append(_test("F3", f"{arm}: measured fidelity − the q = ¼ pool's (points of %)",
+                              [mine[s] - theirs[s] for s in mine if s in theirs]))
+        if 0.0 in qs:
+            own, gain, own_gain = by_seed(qs[0.0]), _gains(ms, cache), _gains(qs[0.0], cache)
+            rows.append(_test("exploratory", f"{arm}: measured fidelity − Diff-Mix's (q = 0; points of %)",
+                              [mine[s] - own[s] for s in mine if s in own]))
+            rows.append(_test("exploratory", f"{arm}: gain − Diff-Mix's gain (q = 0; points)",
+                              [gain[s] - own_gain[s] for s in gain if s in own_gain]))
+    return rows
 
 
 def dial_tables(p: dict, cache: dict | None = None, fidelity: dict | None = None) -> dict[str, pd.DataFrame]:
