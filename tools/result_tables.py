@@ -44,7 +44,7 @@ def _md(header: list[str], rows: list[list[str]]) -> str:
 
 def demo_summary() -> str:
     r = load("demo")["results"]
-    names = {"none": "baseline (real images only)", "real-mix": "real-mix, s = {s} (opaque names)",
+    names = {"none": "baseline (real images only)", "real-mix": "real-mix, s = {s} (misleading names)",
              "diff-mix": "Diff-Mix, s = {s}"}
     rows = []
     for _, row in r.iterrows():
@@ -71,7 +71,7 @@ def _claims(name: str, draws: int | None = None) -> dict[str, pd.DataFrame]:
 def regimes_summary() -> str:
     c = _claims("toy_regimes")
     named, opaque, controls = c["named"], c["opaque"], c["controls"]
-    return _md(["arm", "named regime", "opaque regime (the paper's)"], [
+    return _md(["arm", "named regime", "opaque regime (names that mislead)"], [
         ["real-mix (prompted with the class name)", interval(named.loc["real-mix"], "acc vs baseline"),
          interval(opaque.loc["real-mix"], "acc vs baseline")],
         ["Diff-Mix (fine-tuned tokens; same runs in both)", interval(named.loc["diff-mix"], "acc vs baseline"),
