@@ -31,3 +31,18 @@ def test_model_figures_are_drawn(finetuned, tmp_path):
            *finetune_comparison(member, tmp_path / "compare", ["png"], 60, images=2),
            *tsne_features(member, tmp_path / "tsne", ["png"], 60, per_kind=4)]
     assert all(f.is_file() and f.stat().st_size > 1000 for f in out) and len(out) == 3
+
+
+def test_the_comparison_leaves_no_empty_frames_where_a_class_has_fewer_real_images(finetuned, monkeypatch):
+    from diffmix_utils import artifacts
+    from diffmix_utils.analyze import model_figures
+    member = params.expand_sweep(finetuned[0])[0]
+    split = artifacts.open_split(member)
+    target = split["items"][split["train"][0]]["label"]
+    reals = sum(split["items"][i]["label"] == target for i in split["train"])
+    drawn = []
+    monkeypatch.setattr(model_figures, "save", lambda fig, *args: drawn.append(fig) or [])
+    finetune_comparison(member, None, [], 60, images=reals + 1)
+    real_row, generated = drawn[0].axes[:reals + 1], drawn[0].axes[reals + 1:2 * (reals + 1)]
+    assert [ax.axison for ax in real_row] == [True] * reals + [False]
+    assert all(ax.axison for ax in generated)

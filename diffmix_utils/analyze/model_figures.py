@@ -125,6 +125,8 @@ def finetune_comparison(p: dict, base: Path, formats: list[str], dpi: int, image
             ax = axes[r, c]
             if c < len(pictures):
                 ax.imshow(pictures[c])
+            elif c:
+                ax.axis("off")  # fewer real images than columns (1-shot): no empty frames
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(label, fontsize=7)
