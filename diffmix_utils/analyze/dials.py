@@ -144,32 +144,35 @@ def fidelity_tests(arms: dict[str, list[dict]], table: pd.DataFrame, reference_f
     rows.append({"hypothesis": "F2", "statement": "the smallest q whose pool is 'better' than the baseline",
                  "estimate": None if first is None else first.q, "verdict": "none is better" if first is None else
                  f"q = {first.q:g} at measured fidelity {first['fidelity mean']:.1f} %", "draws": len(seeds)})
-    rows += _capacity_tests(arms, qs, reference_finetune, cache, fidelity)
+    rows += _capacity_tests(arms, qs, gains, reference_finetune, cache, fidelity)
     return pd.DataFrame(rows)
 
 
-def _capacity_tests(arms: dict[str, list[dict]], qs: dict[float, list[dict]], reference_finetune: dict,
-                    cache: dict, fidelity: dict) -> list[dict]:
+def _capacity_tests(arms: dict[str, list[dict]], qs: dict[float, list[dict]], q_gains: dict[float, dict[int, float]],
+                    reference_finetune: dict, cache: dict, fidelity: dict) -> list[dict]:
     """Per capacity arm: F3 (its measured fidelity − the q = ¼ pool's, the plan's test) and, marked
-    ``exploratory`` (not in the plan), its fidelity and its gain against Diff-Mix's own (q = 0), by draw."""
+    ``exploratory`` (not in the plan), its fidelity and its gain against Diff-Mix's own (q = 0), by draw;
+    ``q_gains`` are the q-pools' gains by draw, already computed."""
     def by_seed(ms: list[dict]) -> dict[int, float]:
         return dict(zip([m["seed"] for m in ms], fidelity_values(ms, fidelity)))
 
+    def paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
+        return [a[s] - b[s] for s in a if s in b]
+
+    quarter = by_seed(qs[0.25]) if 0.25 in qs else None
+    own = by_seed(qs[0.0]) if 0.0 in qs else None
     rows = []
     for arm, ms in arms.items():
         if ms[0]["synthesize"]["strategy"] != "diff-mix" or arm_q(ms[0], reference_finetune) is not None:
             continue
         mine = by_seed(ms)
-        if 0.25 in qs:
-            theirs = by_seed(qs[0.25])
-            rows.append(_test("F3", f"{arm}: measured fidelity − the q = ¼ pool's (points of %)",
-                              [mine[s] - theirs[s] for s in mine if s in theirs]))
-        if 0.0 in qs:
-            own, gain, own_gain = by_seed(qs[0.0]), _gains(ms, cache), _gains(qs[0.0], cache)
+        if quarter is not None:
+            rows.append(_test("F3", f"{arm}: measured fidelity − the q = ¼ pool's (points of %)", paired(mine, quarter)))
+        if own is not None:
             rows.append(_test("exploratory", f"{arm}: measured fidelity − Diff-Mix's (q = 0; points of %)",
-                              [mine[s] - own[s] for s in mine if s in own]))
+                              paired(mine, own)))
             rows.append(_test("exploratory", f"{arm}: gain − Diff-Mix's gain (q = 0; points)",
-                              [gain[s] - own_gain[s] for s in gain if s in own_gain]))
+                              paired(_gains(ms, cache), q_gains[0.0])))
     return rows
 
 
